@@ -1,0 +1,58 @@
+"""Test-wide setup.
+
+Airflow reads its configuration from the environment when it is first imported, so the
+isolated AIRFLOW_HOME (a throwaway SQLite metadata DB and a DAG folder of this session) is set
+here, before any test module imports Airflow. Tests that run DAGs use the ``airflow_db`` and
+``dag_folder`` fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+_HOME = Path(tempfile.mkdtemp(prefix="boomi-airflow-home-"))
+_DAGS = _HOME / "dags"
+_DAGS.mkdir()
+
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_DAGS)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata DB (SQLite) for ``dag.test()`` runs; returns AIRFLOW_HOME."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return _HOME
+
+
+@pytest.fixture(scope="session")
+def dag_folder(airflow_db: Path) -> Path:
+    """The configured DAG folder, holding the repository's example DAGs.
+
+    ``dag.test()`` serializes the DAGs of the configured folder, so a DAG under test must live
+    there; tests may write their own DAG files into it too.
+    """
+    for dag_file in (REPO / "dags").glob("*.py"):
+        shutil.copy(dag_file, _DAGS / dag_file.name)
+    return _DAGS
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
