@@ -1,0 +1,185 @@
+"""Arrow schemas of the snapshot tables, defined once.
+
+Every table of a snapshot has an explicit schema here: writers cast to it, readers and docs
+describe it, and no code path infers types from data (an all-null column would otherwise come
+out as ``null`` type in one snapshot and ``string`` in the next, and warehouses would reject the
+union). Each field carries its meaning in the field metadata under ``description`` so the
+schema documents itself wherever the Parquet file travels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import pyarrow as pa
+
+__all__ = [
+    "COMMON_COLUMNS",
+    "GRANT_TABLES",
+    "SCHEMA_VERSION",
+    "SYNCED_TABLES",
+    "TABLES",
+    "empty_table",
+    "schema_for",
+]
+
+#: Bumped whenever a column is added, removed, renamed or changes type. Readers refuse
+#: manifests with a newer version than they know.
+SCHEMA_VERSION = 1
+
+#: The timestamp type used for every time column: microseconds, UTC.
+TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
+
+_STRING_LIST = pa.list_(pa.field("element", pa.string(), nullable=False))
+
+
+def _f(name: str, type_: pa.DataType, nullable: bool, description: str) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"description": description})
+
+
+#: Leading columns present, in this order, in every table. They repeat the hive partition
+#: values inside the files so that a file read on its own is still self-describing.
+COMMON_COLUMNS: tuple[pa.Field, ...] = (
+    _f("account_id", pa.string(), False, "Boomi account id the snapshot was taken from."),
+    _f("sync_id", pa.string(), False, "Id of the snapshot (UTC timestamp + random suffix; sorts by time)."),
+    _f(
+        "synced_at",
+        TIMESTAMP_UTC,
+        False,
+        "When the sync started (UTC); the same for every row of a snapshot.",
+    ),
+)
+
+
+def _schema(table: str, *fields: pa.Field) -> pa.Schema:
+    return pa.schema(
+        [*COMMON_COLUMNS, *fields],
+        metadata={"boomi.table": table, "boomi.schema_version": str(SCHEMA_VERSION)},
+    )
+
+
+USERS = _schema(
+    "users",
+    _f("user_id", pa.string(), False, "Boomi userId exactly as returned (the user's login, an email)."),
+    _f("email", pa.string(), True, "The user id lower-cased, for joining with other systems."),
+    _f("first_name", pa.string(), True, "First name as Boomi returns it on role rows."),
+    _f("last_name", pa.string(), True, "Last name as Boomi returns it on role rows."),
+    _f("global_role_count", pa.int32(), False, "Number of global roles (AccountUserRole rows)."),
+    _f("group_role_count", pa.int32(), False, "Number of account-group roles (AccountGroupUserRole rows)."),
+    _f("is_privileged", pa.bool_(), False, "Holds at least one privileged role (global or group)."),
+    _f(
+        "is_account_member",
+        pa.bool_(),
+        False,
+        "Has at least one global role; false means the user was seen only in group-role rows.",
+    ),
+)
+
+ROLES = _schema(
+    "roles",
+    _f("role_id", pa.string(), False, "Boomi role id."),
+    _f("name", pa.string(), False, "Role name."),
+    _f("description", pa.string(), True, "Role description; Boomi may omit it."),
+    _f("parent_role_id", pa.string(), True, "Role this role inherits privileges from."),
+    _f("owner_account_id", pa.string(), True, "Account owning the role; built-in roles show '1'."),
+    _f("is_builtin", pa.bool_(), False, "Boomi's default role (not owned by this account)."),
+    _f("privileges", _STRING_LIST, False, "Privilege names granted directly by the role."),
+    _f(
+        "effective_privileges",
+        _STRING_LIST,
+        False,
+        "Privileges of the role and all its parents, resolved transitively.",
+    ),
+    _f("is_privileged", pa.bool_(), False, "Effective privileges include an administrative privilege."),
+    _f(
+        "is_assignable",
+        pa.bool_(),
+        False,
+        "Role id is a canonical UUID; operators refuse to assign or revoke other roles.",
+    ),
+)
+
+ACCOUNT_GROUPS = _schema(
+    "account_groups",
+    _f("account_group_id", pa.string(), False, "Boomi account group id."),
+    _f("name", pa.string(), True, "Account group name."),
+    _f("default_group", pa.bool_(), True, "True only for the system-created 'All Accounts' group."),
+    _f("auto_subscribe_alert_level", pa.string(), True, "none, info, warning or error."),
+)
+
+USER_ROLE_GRANTS = _schema(
+    "user_role_grants",
+    _f("grant_id", pa.string(), False, "Baton grant id: role:{role_id}:assigned:user:{user_id}."),
+    _f("boomi_id", pa.string(), False, "Boomi's conceptual AccountUserRole id (what DELETE needs)."),
+    _f("user_id", pa.string(), False, "Boomi userId."),
+    _f("role_id", pa.string(), False, "Boomi role id."),
+    _f("role_name", pa.string(), True, "Role name; null when the role is unknown (see warnings)."),
+)
+
+GROUP_ROLE_GRANTS = _schema(
+    "group_role_grants",
+    _f(
+        "grant_id",
+        pa.string(),
+        False,
+        "Baton grant id: account_group:{account_group_id}:{role_id}:user:{user_id}.",
+    ),
+    _f("boomi_id", pa.string(), False, "Boomi's conceptual AccountGroupUserRole id (what DELETE needs)."),
+    _f("user_id", pa.string(), False, "Boomi userId."),
+    _f("account_group_id", pa.string(), False, "Boomi account group id."),
+    _f("account_group_name", pa.string(), True, "Account group name; null when the group is unknown."),
+    _f("role_id", pa.string(), False, "Boomi role id."),
+    _f("role_name", pa.string(), True, "Role name; null when the role is unknown (see warnings)."),
+)
+
+GRANT_CHANGES = _schema(
+    "grant_changes",
+    _f("grant_id", pa.string(), False, "Grant id (see user_role_grants / group_role_grants)."),
+    _f("grant_kind", pa.string(), False, "global_role or group_role."),
+    _f("change_type", pa.string(), False, "added or removed, relative to previous_sync_id."),
+    _f("user_id", pa.string(), False, "Boomi userId."),
+    _f("role_id", pa.string(), False, "Boomi role id."),
+    _f("account_group_id", pa.string(), True, "Account group id; null for global roles."),
+    _f(
+        "previous_sync_id",
+        pa.string(),
+        True,
+        "Snapshot compared against; null when there was none (everything is added).",
+    ),
+)
+
+#: Every table of a snapshot, in the order they are documented and written.
+TABLES: Mapping[str, pa.Schema] = MappingProxyType(
+    {
+        "users": USERS,
+        "roles": ROLES,
+        "account_groups": ACCOUNT_GROUPS,
+        "user_role_grants": USER_ROLE_GRANTS,
+        "group_role_grants": GROUP_ROLE_GRANTS,
+        "grant_changes": GRANT_CHANGES,
+    }
+)
+
+#: Tables filled from Boomi by a sync (``resources`` names); grant_changes is derived from them.
+SYNCED_TABLES: tuple[str, ...] = ("users", "roles", "account_groups", "user_role_grants", "group_role_grants")
+
+#: The two grant tables; grant_changes exists only when a snapshot includes both.
+GRANT_TABLES: tuple[str, str] = ("user_role_grants", "group_role_grants")
+
+
+def schema_for(name: str) -> pa.Schema:
+    """Return the schema of table ``name``.
+
+    Raises:
+        KeyError: ``name`` is not a snapshot table; the message lists the valid names.
+    """
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown snapshot table {name!r}; expected one of {', '.join(TABLES)}") from None
+
+
+def empty_table(name: str) -> pa.Table:
+    """Return a zero-row table with the exact schema of table ``name``."""
+    return schema_for(name).empty_table()
