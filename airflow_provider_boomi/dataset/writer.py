@@ -1,0 +1,498 @@
+"""The atomic snapshot writer.
+
+A snapshot is complete or absent: tables stream into Parquet files in the snapshot directory,
+and only ``commit()`` writes ``manifest.json``, last. Readers treat a directory without a
+manifest as nonexistent, so a crash at any point before the manifest leaves nothing visible.
+
+Manifest atomicity: on a local filesystem the manifest is written to a temporary name in the
+same directory, fsynced, and renamed over ``manifest.json`` (``os.replace``: atomic on POSIX
+and Windows). Object stores have no atomic rename (fsspec's ``mv`` is copy + delete), but a
+single PUT of a small object is atomic there: the object is visible whole or not at all. So on
+any non-local filesystem the manifest is written with one ``pipe_file`` call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import metadata
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec import AbstractFileSystem
+
+from .conform import Rows, conform
+from .diff import grant_changes
+from .errors import SnapshotStateError
+from .manifest import MANIFEST_FILE, STATUS_COMPLETE, Manifest, TableEntry
+from .paths import resolve_location, snapshot_dir, validate_account_id, validate_sync_id
+from .schemas import GRANT_TABLES, SCHEMA_VERSION, SYNCED_TABLES, TABLES, schema_for
+
+__all__ = ["ROW_GROUP_ROWS", "SnapshotWriter", "TableWriter"]
+
+log = logging.getLogger(__name__)
+
+#: Rows per Parquet row group. Small pages from Boomi (100 rows) are buffered up to this so
+#: files do not end up with thousands of tiny row groups; it also bounds the writer's memory.
+ROW_GROUP_ROWS = 65_536
+
+_PRODUCER_PACKAGE = "airflow-provider-boomi"
+_HASH_CHUNK = 1 << 20
+
+
+def _producer_version() -> str:
+    try:
+        return metadata.version(_PRODUCER_PACKAGE)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _is_local(fs: AbstractFileSystem) -> bool:
+    protocol = fs.protocol
+    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+    return "file" in protocols or "local" in protocols
+
+
+def file_sha256(fs: AbstractFileSystem, path: str) -> tuple[str, int]:
+    """Return the hex SHA-256 and size of a file, read back through ``fs`` in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with fs.open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+class TableWriter:
+    """Streams batches of one table into its Parquet file.
+
+    Obtained from :meth:`SnapshotWriter.open_table`; use it as a context manager. Batches are
+    cast to the table's exact schema (see :func:`~airflow_provider_boomi.dataset.conform.conform`)
+    and buffered up to :data:`ROW_GROUP_ROWS` rows before they are written as one row group.
+    """
+
+    def __init__(self, owner: SnapshotWriter, name: str, fs: AbstractFileSystem, path: str) -> None:
+        self._owner = owner
+        self.name = name
+        self.schema = schema_for(name)
+        self._fs = fs
+        self._path = path
+        self._buffer: list[pa.Table] = []
+        self._buffered = 0
+        self._rows = 0
+        self._handle: Any = None
+        self._writer: pq.ParquetWriter | None = None
+        self._closed = False
+        self._failed = False
+
+    @property
+    def rows(self) -> int:
+        """Rows accepted so far (written or buffered)."""
+        return self._rows
+
+    def write_batch(self, data: Rows) -> int:
+        """Validate ``data``, cast it to the table schema and queue it for writing.
+
+        Args:
+            data: a ``pa.RecordBatch``, ``pa.Table`` or list of row dicts. ``account_id``,
+                ``sync_id`` and ``synced_at`` may be omitted; they are filled in.
+
+        Returns:
+            The number of rows accepted.
+
+        Raises:
+            SchemaMismatchError: a row does not fit; the message names table and column. The
+                batch is not written (earlier batches are kept).
+        """
+        if self._closed:
+            raise SnapshotStateError(f"table {self.name!r} is already closed")
+        self._owner._check_open()
+        table = conform(
+            self.name,
+            data,
+            account_id=self._owner.account_id,
+            sync_id=self._owner.sync_id,
+            synced_at=self._owner.synced_at,
+        )
+        if table.num_rows:
+            self._buffer.append(table)
+            self._buffered += table.num_rows
+            self._rows += table.num_rows
+            if self._buffered >= ROW_GROUP_ROWS:
+                self._flush(final=False)
+        return table.num_rows
+
+    def _ensure_writer(self) -> pq.ParquetWriter:
+        if self._writer is None:
+            self._handle = self._fs.open(self._path, "wb")
+            self._writer = pq.ParquetWriter(self._handle, self.schema, compression="zstd")
+        return self._writer
+
+    def _flush(self, *, final: bool) -> None:
+        writer = self._ensure_writer()
+        if not self._buffer:
+            return
+        combined = pa.concat_tables(self._buffer)
+        # Write whole row groups only, keeping the remainder buffered, so every row group but
+        # the last has exactly ROW_GROUP_ROWS rows however the batches were sized.
+        cut = combined.num_rows if final else (combined.num_rows // ROW_GROUP_ROWS) * ROW_GROUP_ROWS
+        if cut:
+            writer.write_table(combined.slice(0, cut), row_group_size=ROW_GROUP_ROWS)
+        rest = combined.slice(cut)
+        self._buffer = [rest] if rest.num_rows else []
+        self._buffered = rest.num_rows
+
+    def close(self) -> None:
+        """Write any buffered rows and the Parquet footer, then record the file in the snapshot."""
+        if self._closed:
+            return
+        try:
+            self._flush(final=True)
+            assert self._writer is not None
+            self._writer.close()
+            self._handle.close()
+        except BaseException:
+            self._fail()
+            raise
+        self._closed = True
+        self._owner._table_closed(self)
+
+    def _fail(self) -> None:
+        """Close file handles without recording the table; the snapshot can no longer commit."""
+        if self._closed:
+            return
+        self._closed = True
+        self._failed = True
+        self._buffer = []
+        with contextlib.suppress(Exception):
+            if self._writer is not None:
+                self._writer.close()
+        with contextlib.suppress(Exception):
+            if self._handle is not None:
+                self._handle.close()
+        self._owner._table_failed(self)
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._fail()
+
+
+class SnapshotWriter:
+    """Writes one snapshot of one account, atomically.
+
+    Usage::
+
+        with SnapshotWriter("s3://bucket/boomi", "acme-Q7R2ZK") as snap:
+            with snap.open_table("roles") as roles:
+                for page in pages:
+                    roles.write_batch(page)
+            ...
+            manifest = snap.commit(api_stats=stats, warnings=[], account_groups_available=True,
+                                   resources=["roles", ...])
+
+    Leaving the ``with`` block with an exception (or without having committed) calls
+    :meth:`abort`: the files written so far are removed and no manifest is written.
+
+    Args:
+        output_path: store root: local path, fsspec URL, ``os.PathLike`` or ``ObjectStoragePath``.
+        account_id: Boomi account id (validated: it becomes a path component).
+        sync_id: snapshot id; default :func:`~airflow_provider_boomi.dataset.paths.new_sync_id`.
+        synced_at: time stamped into every row (timezone-aware); default now.
+        storage_options: fsspec options for ``output_path`` (credentials, endpoint, ...).
+    """
+
+    def __init__(
+        self,
+        output_path: Any,
+        account_id: str,
+        sync_id: str | None = None,
+        synced_at: datetime | None = None,
+        *,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        from .paths import new_sync_id
+
+        self.account_id = validate_account_id(account_id)
+        if synced_at is None:
+            synced_at = datetime.now(UTC)
+        elif synced_at.tzinfo is None or synced_at.utcoffset() is None:
+            raise ValueError(f"synced_at must be timezone-aware (e.g. datetime.now(UTC)), got {synced_at!r}")
+        # Arrow stores microseconds; truncate here so the manifest and the rows agree exactly.
+        self.synced_at = synced_at.astimezone(UTC)
+        self.sync_id = validate_sync_id(sync_id) if sync_id is not None else new_sync_id(self.synced_at)
+        self.started_at = datetime.now(UTC)
+        self._location = resolve_location(output_path, storage_options)
+        self._fs = self._location.fs
+        self._dir = self._location.fs_path(f"account_id={self.account_id}", f"sync_id={self.sync_id}")
+        self.path = snapshot_dir(self._location.url, self.account_id, self.sync_id)
+        self.manifest_path = f"{self.path}/{MANIFEST_FILE}"
+        if self._fs.exists(self._file(MANIFEST_FILE)):
+            raise SnapshotStateError(
+                f"snapshot {self.path} already exists (it has a manifest); use a new sync_id"
+            )
+        self._state = "open"
+        self._open: dict[str, TableWriter] = {}
+        self._entries: dict[str, TableEntry] = {}
+        self._failed: set[str] = set()
+        self._written_files: list[str] = []
+        self._dir_created = False
+
+    # -- paths --------------------------------------------------------------------------------
+
+    def _file(self, name: str) -> str:
+        return f"{self._dir}/{name}"
+
+    @property
+    def tables_written(self) -> list[str]:
+        """Names of the tables closed successfully so far, in schema order."""
+        return [name for name in TABLES if name in self._entries]
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            raise SnapshotStateError(f"snapshot {self.sync_id} is {self._state}; no more writes")
+
+    def _table_closed(self, table: TableWriter) -> None:
+        self._open.pop(table.name, None)
+        sha256, size = file_sha256(self._fs, table._path)
+        self._entries[table.name] = TableEntry(
+            file=f"{table.name}.parquet", rows=table.rows, sha256=sha256, bytes=size
+        )
+
+    def _table_failed(self, table: TableWriter) -> None:
+        self._open.pop(table.name, None)
+        self._failed.add(table.name)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def open_table(self, name: str) -> TableWriter:
+        """Open table ``name`` for streaming writes; each table can be written once.
+
+        ``grant_changes`` cannot be opened: :meth:`commit` computes it.
+        """
+        return self._open_table(name, internal=False)
+
+    def _open_table(self, name: str, *, internal: bool) -> TableWriter:
+        self._check_open()
+        schema_for(name)  # unknown names fail with the list of valid ones
+        if name == "grant_changes" and not internal:
+            raise SnapshotStateError("grant_changes is computed by commit(); it cannot be written directly")
+        if name in self._open or name in self._entries or name in self._failed:
+            raise SnapshotStateError(f"table {name!r} was already opened in snapshot {self.sync_id}")
+        if not self._dir_created:
+            self._fs.makedirs(self._dir, exist_ok=True)
+            self._dir_created = True
+        path = self._file(f"{name}.parquet")
+        self._written_files.append(path)
+        writer = TableWriter(self, name, self._fs, path)
+        self._open[name] = writer
+        return writer
+
+    def write_table(self, name: str, data: Rows) -> int:
+        """Write a whole table in one call; returns its row count."""
+        with self.open_table(name) as table:
+            table.write_batch(data)
+        return table.rows
+
+    # -- commit / abort -----------------------------------------------------------------------
+
+    def _validate_resources(self, resources: Sequence[str]) -> tuple[str, ...]:
+        if isinstance(resources, str) or not isinstance(resources, Sequence):
+            raise TypeError("resources must be a list of table names")
+        unknown = [r for r in resources if r not in SYNCED_TABLES]
+        if unknown:
+            raise ValueError(f"unknown resource(s) {unknown}; expected names from {list(SYNCED_TABLES)}")
+        if len(set(resources)) != len(resources):
+            raise ValueError(f"resources has duplicates: {list(resources)}")
+        written = {name for name in self._entries if name != "grant_changes"}
+        not_written = [r for r in resources if r not in written]
+        if not_written:
+            raise SnapshotStateError(
+                f"resources lists {not_written} but those tables were not written; a snapshot must "
+                "include every table it claims"
+            )
+        unlisted = sorted(written - set(resources))
+        if unlisted:
+            raise SnapshotStateError(f"tables {unlisted} were written but are not listed in resources")
+        return tuple(name for name in SYNCED_TABLES if name in resources)
+
+    def _diff_base(self) -> Manifest | None:
+        """The latest earlier complete snapshot that includes both grant tables."""
+        from .reader import SnapshotStore
+
+        store = SnapshotStore(self._location)
+        candidates = [
+            info
+            for info in store.snapshots(self.account_id)
+            if info.sync_id < self.sync_id and all(t in info.row_counts for t in GRANT_TABLES)
+        ]
+        if not candidates:
+            return None
+        return store.load_manifest(self.account_id, candidates[-1].sync_id)
+
+    def _write_grant_changes(self) -> str | None:
+        from .reader import SnapshotStore
+
+        base = self._diff_base()
+        prev_user = prev_group = None
+        if base is not None:
+            store = SnapshotStore(self._location)
+            prev_user = store.read_table(self.account_id, base.sync_id, "user_role_grants")
+            prev_group = store.read_table(self.account_id, base.sync_id, "group_role_grants")
+        current = {}
+        for name in GRANT_TABLES:
+            with self._fs.open(self._file(f"{name}.parquet"), "rb") as handle:
+                # ParquetFile rather than pq.read_table on a file object (see reader.read_table).
+                current[name] = pq.ParquetFile(handle).read()
+        changes = grant_changes(
+            prev_user,
+            prev_group,
+            current["user_role_grants"],
+            current["group_role_grants"],
+            base.sync_id if base is not None else None,
+            account_id=self.account_id,
+            sync_id=self.sync_id,
+            synced_at=self.synced_at,
+        )
+        with self._open_table("grant_changes", internal=True) as table:
+            table.write_batch(changes)
+        return base.sync_id if base is not None else None
+
+    def _write_manifest(self, manifest: Manifest) -> None:
+        data = manifest.to_json().encode("utf-8")
+        final = self._file(MANIFEST_FILE)
+        if _is_local(self._fs):
+            tmp = self._file(f".{MANIFEST_FILE}.{secrets.token_hex(4)}.tmp")
+            self._written_files.append(tmp)
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        else:
+            # One PUT: object stores make a single object visible whole or not at all.
+            self._fs.pipe_file(final, data)
+
+    def commit(
+        self,
+        *,
+        api_stats: dict[str, Any],
+        warnings: list[str],
+        account_groups_available: bool,
+        resources: list[str],
+        extra: dict[str, Any] | None = None,
+    ) -> Manifest:
+        """Finish the snapshot: compute grant_changes, then write manifest.json last.
+
+        grant_changes is written when both grant tables were written; it is computed against the
+        latest earlier complete snapshot of the account that includes both grant tables (all
+        grants are ``added`` when there is none).
+
+        Args:
+            api_stats: JSON-serialisable API statistics (calls, retries, 503s, time waited, ...).
+            warnings: warnings to record (e.g. grants naming an unknown role).
+            account_groups_available: false when Boomi refused account groups for this account.
+            resources: the synced tables included; must match the tables written exactly.
+            extra: optional additional JSON data stored under ``extra``.
+
+        Returns:
+            The manifest as written.
+
+        Raises:
+            SnapshotStateError: a table is still open or failed, or ``resources`` does not match
+                the tables written. Any error aborts the snapshot (nothing stays behind).
+        """
+        self._check_open()
+        try:
+            if self._open:
+                raise SnapshotStateError(f"tables {sorted(self._open)} are still open; close them first")
+            if self._failed:
+                raise SnapshotStateError(f"tables {sorted(self._failed)} failed; the snapshot cannot commit")
+            included = self._validate_resources(resources)
+            for what, value in (("api_stats", api_stats), ("extra", extra or {}), ("warnings", warnings)):
+                try:
+                    json.dumps(value)
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(f"{what} must be JSON-serialisable: {exc}") from exc
+            previous_sync_id = None
+            if all(name in included for name in GRANT_TABLES):
+                previous_sync_id = self._write_grant_changes()
+            tables = {name: self._entries[name] for name in TABLES if name in self._entries}
+            manifest = Manifest(
+                schema_version=SCHEMA_VERSION,
+                account_id=self.account_id,
+                sync_id=self.sync_id,
+                status=STATUS_COMPLETE,
+                started_at=self.started_at,
+                finished_at=datetime.now(UTC),
+                synced_at=self.synced_at,
+                resources=included,
+                tables=tables,
+                tables_not_included=tuple(name for name in TABLES if name not in tables),
+                previous_sync_id=previous_sync_id,
+                account_groups_available=bool(account_groups_available),
+                api_stats=dict(api_stats),
+                warnings=tuple(str(w) for w in warnings),
+                producer={"package": _PRODUCER_PACKAGE, "version": _producer_version()},
+                extra=dict(extra or {}),
+            )
+            self._write_manifest(manifest)
+        except BaseException:
+            self.abort()
+            raise
+        self._state = "committed"
+        log.info("Committed snapshot %s (%s)", self.path, manifest.row_counts)
+        return manifest
+
+    def abort(self) -> None:
+        """Discard the snapshot: close open tables, delete the files written, write no manifest.
+
+        Safe to call more than once; does nothing after a successful commit.
+        """
+        if self._state != "open":
+            return
+        self._state = "aborted"
+        for table in list(self._open.values()):
+            table._fail()
+        for path in self._written_files:
+            with contextlib.suppress(FileNotFoundError, OSError):
+                if self._fs.exists(path):
+                    self._fs.rm_file(path)
+        if self._dir_created:
+            # Object stores have no directories; locally, remove the now-empty folder.
+            with contextlib.suppress(Exception):
+                if not self._fs.ls(self._dir):
+                    self._fs.rmdir(self._dir)
+        log.warning("Aborted snapshot %s; nothing was kept", self.path)
+
+    def __enter__(self) -> SnapshotWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        # Without a commit the snapshot does not exist; remove its files either way.
+        self.abort()
