@@ -1,0 +1,1 @@
+"""Test helpers for airflow-provider-boomi: the Boomi Platform API simulator lives in ``simulator``."""
