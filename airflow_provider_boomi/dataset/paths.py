@@ -26,8 +26,8 @@ __all__ = [
     "validate_sync_id",
 ]
 
-_SYNC_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
-_SYNC_ID_RE = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{6}$")
+_SYNC_ID_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
+_SYNC_ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}$")
 # Characters that would change the meaning of a path (traversal, separators, hive partition
 # syntax) or of a glob/URL built from it. Whitespace is refused because it is invisible in
 # logs and a common copy-paste accident.
@@ -41,10 +41,10 @@ def _require_utc(value: datetime, what: str) -> datetime:
 
 
 def new_sync_id(now: datetime | None = None) -> str:
-    """Return a new sync id such as ``20261127T163512Z-3fa9c1``.
+    """Return a new sync id such as ``20261127T163512.048113Z-3fa9c1``.
 
-    The UTC timestamp (to the second) makes ids sort by time; the 6 random hex digits make two
-    syncs started in the same second distinct.
+    The UTC timestamp (to the microsecond, so two syncs a moment apart still sort in the order
+    they started) makes ids sort by time; the 6 random hex digits make ids unique.
 
     Args:
         now: the time to encode; a timezone-aware datetime. Defaults to the current time.
