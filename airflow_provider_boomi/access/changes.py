@@ -1,0 +1,232 @@
+"""Access changes and their results: what to change, how it ended, and how changes are loaded.
+
+A change names its role and account group the way a person does (an id or a name); the
+provisioner resolves them against the account before acting. Results are plain values so that
+the ledger, the operators' XCom and the logs all describe a change the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+__all__ = [
+    "ACTIONS",
+    "ADD_GROUP_ROLE",
+    "ALREADY_SATISFIED",
+    "APPLIED",
+    "ASSIGN_ROLE",
+    "FAILED",
+    "GROUP_ACTIONS",
+    "OUTCOMES",
+    "PLANNED",
+    "REFUSED",
+    "REMOVE_GROUP_ROLE",
+    "REVOKE_ROLE",
+    "AccessChange",
+    "ChangeResult",
+    "changes_from_records",
+    "load_changes",
+]
+
+ASSIGN_ROLE: Final = "assign_role"
+REVOKE_ROLE: Final = "revoke_role"
+ADD_GROUP_ROLE: Final = "add_group_role"
+REMOVE_GROUP_ROLE: Final = "remove_group_role"
+ACTIONS: Final[tuple[str, ...]] = (ASSIGN_ROLE, REVOKE_ROLE, ADD_GROUP_ROLE, REMOVE_GROUP_ROLE)
+"""Every action name a change may carry."""
+GROUP_ACTIONS: Final[frozenset[str]] = frozenset({ADD_GROUP_ROLE, REMOVE_GROUP_ROLE})
+"""Actions that need an account group."""
+
+APPLIED: Final = "applied"
+ALREADY_SATISFIED: Final = "already_satisfied"
+REFUSED: Final = "refused"
+FAILED: Final = "failed"
+PLANNED: Final = "planned"
+OUTCOMES: Final[tuple[str, ...]] = (APPLIED, ALREADY_SATISFIED, REFUSED, FAILED, PLANNED)
+"""Every outcome a change can end with."""
+
+
+@dataclass(frozen=True)
+class AccessChange:
+    """One requested access change.
+
+    :param action: one of :data:`ACTIONS`.
+    :param user_id: the Boomi user id, which is the user's email.
+    :param role: the role's id or its name (ids win when a string is both).
+    :param account_group: the account group's id or name; required for group actions.
+    :param first_name: passed to Boomi when the assignment invites a new user.
+    :param last_name: passed to Boomi when the assignment invites a new user.
+    :param notify_user: whether Boomi emails the user about the assignment (``assign_role`` only).
+    :param reason: a free-text justification, recorded in the ledger.
+    :param role_is_id: ``role`` came from a ``role_id`` field, so it is never looked up as a name.
+    :param account_group_is_id: ``account_group`` came from an ``account_group_id`` field.
+    """
+
+    action: str
+    user_id: str
+    role: str
+    account_group: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    notify_user: bool = True
+    reason: str | None = None
+    role_is_id: bool = False
+    account_group_is_id: bool = False
+
+    def describe(self) -> str:
+        """A short human description used in messages, e.g. ``revoke_role Auditor from a@b.c``."""
+        where = f" in group {self.account_group}" if self.account_group else ""
+        return f"{self.action} {self.role!r} for {self.user_id}{where}"
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """How one change ended, with everything the ledger records about it."""
+
+    action_id: str
+    action: str
+    user_id: str
+    role_id: str | None
+    role_name: str | None
+    account_group_id: str | None
+    account_group_name: str | None
+    dry_run: bool
+    state_before: str | None
+    outcome: str
+    side_effects: tuple[str, ...] = ()
+    boomi_id: str | None = None
+    error: str | None = None
+    verification: str | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """False when the change failed or was refused."""
+        return self.outcome not in (FAILED, REFUSED)
+
+    def summary(self) -> dict[str, Any]:
+        """The small, secret-free dict the operators put in XCom."""
+        return {
+            "action": self.action,
+            "user_id": self.user_id,
+            "role_id": self.role_id,
+            "account_group_id": self.account_group_id,
+            "outcome": self.outcome,
+            "side_effects": list(self.side_effects),
+            "error": self.error,
+        }
+
+
+# --- loading changes from records and files ----------------------------------------------------
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def _blank(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):  # pandas' missing value in CSV/Parquet
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _text(value: object) -> str | None:
+    if _blank(value):
+        return None
+    return str(value).strip()
+
+
+def _flag(value: object, default: bool, *, where: str) -> bool:
+    if _blank(value):
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{where}: notify_user must be true or false, got {value!r}")
+
+
+def changes_from_records(records: Iterable[Mapping[str, Any]]) -> list[AccessChange]:
+    """Build changes from dicts (keys as in the change files; unknown keys are ignored).
+
+    Keys: ``action``, ``user_id``, ``role`` (id or name) or ``role_id``, ``account_group``
+    (id or name) or ``account_group_id``, ``first_name``, ``last_name``, ``notify_user``,
+    ``reason``. Values are not validated here beyond their shape; the provisioner validates
+    every change before making any call.
+
+    :raises ValueError: a record is not a mapping, or a field has an unusable type.
+    """
+    changes: list[AccessChange] = []
+    for index, record in enumerate(records):
+        where = f"change #{index + 1}"
+        if not isinstance(record, Mapping):
+            raise ValueError(f"{where}: expected a mapping of fields, got {type(record).__name__}")
+        role_id = _text(record.get("role_id"))
+        role = role_id if role_id is not None else _text(record.get("role"))
+        group_id = _text(record.get("account_group_id"))
+        group = group_id if group_id is not None else _text(record.get("account_group"))
+        changes.append(
+            AccessChange(
+                action=(_text(record.get("action")) or "").lower(),
+                user_id=_text(record.get("user_id")) or "",
+                role=role or "",
+                account_group=group,
+                first_name=_text(record.get("first_name")),
+                last_name=_text(record.get("last_name")),
+                notify_user=_flag(record.get("notify_user"), True, where=where),
+                reason=_text(record.get("reason")),
+                role_is_id=role_id is not None,
+                account_group_is_id=group_id is not None,
+            )
+        )
+    return changes
+
+
+def load_changes(path: str) -> list[AccessChange]:
+    """Read changes from a JSON, CSV or Parquet file (local path or fsspec URL).
+
+    JSON holds a list of objects, or an object with a ``changes`` list. The format follows the
+    file extension (``.json``, ``.csv``, ``.parquet``/``.pq``).
+
+    :raises ValueError: unknown extension or malformed content.
+    """
+    import fsspec  # fsspec (not open()) so that s3://, gcs:// and memory:// work the same way
+
+    lowered = path.lower()
+    if lowered.endswith(".json"):
+        with fsspec.open(path, "r", encoding="utf-8") as handle:
+            data = json.load(handle)
+        if isinstance(data, Mapping):
+            data = data.get("changes")
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: expected a JSON list of changes or an object with a 'changes' list")
+        return changes_from_records(data)
+    if lowered.endswith(".csv"):
+        import pandas as pd
+
+        # dtype=str keeps ids such as 0012 and flags such as "false" exactly as written.
+        with fsspec.open(path, "r", encoding="utf-8", newline="") as handle:
+            frame = pd.read_csv(handle, dtype=str, keep_default_na=False)
+        return changes_from_records(_frame_records(frame))
+    if lowered.endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        with fsspec.open(path, "rb") as handle:
+            table = pq.read_table(handle)
+        return changes_from_records(table.to_pylist())
+    raise ValueError(f"{path}: unknown changes file type; use .json, .csv or .parquet")
+
+
+def _frame_records(frame: Any) -> Sequence[Mapping[str, Any]]:
+    records: Sequence[Mapping[str, Any]] = frame.to_dict(orient="records")
+    return records

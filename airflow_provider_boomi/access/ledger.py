@@ -1,0 +1,218 @@
+"""The provisioning ledger: an append-only Parquet record of every access change.
+
+Layout: a directory of part files ``part-<UTC timestamp>-<random>.parquet`` at the path the
+user chooses (local or any fsspec URL). Appending writes a new part file and never rewrites an
+old one, so concurrent tasks cannot clobber each other and object stores (which cannot append
+to a file) work the same as a local disk. Rows are buffered and written at least every
+``flush_every`` changes and when the writer closes, so a run that dies halfway still leaves the
+changes it made on record.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from airflow_provider_boomi.access.changes import ChangeResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "DEFAULT_FLUSH_EVERY",
+    "LEDGER_SCHEMA",
+    "LedgerWriter",
+    "RunContext",
+    "new_action_id",
+    "read_ledger",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FLUSH_EVERY = 50
+"""Rows buffered before a part file is written."""
+
+LEDGER_SCHEMA = pa.schema(
+    [
+        pa.field("action_id", pa.string(), nullable=False),
+        pa.field("recorded_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("dag_id", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("task_id", pa.string()),
+        pa.field("try_number", pa.int64()),
+        pa.field("account_id", pa.string()),
+        pa.field("action", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("role_id", pa.string()),
+        pa.field("role_name", pa.string()),
+        pa.field("account_group_id", pa.string()),
+        pa.field("account_group_name", pa.string()),
+        pa.field("dry_run", pa.bool_(), nullable=False),
+        pa.field("state_before", pa.string()),
+        pa.field("outcome", pa.string(), nullable=False),
+        pa.field("side_effects", pa.list_(pa.string()), nullable=False),
+        pa.field("boomi_id", pa.string()),
+        pa.field("error", pa.string()),
+        pa.field("verification", pa.string()),
+        pa.field("reason", pa.string()),
+    ],
+    metadata={"airflow_provider_boomi.table": "provisioning_ledger", "schema_version": "1"},
+)
+"""The ledger's Arrow schema. Defined once; every part file is written with it."""
+
+_PART_PREFIX = "part-"
+_PART_SUFFIX = ".parquet"
+
+
+def new_action_id() -> str:
+    """A fresh id for one change (a UUID4 string)."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where a change was made from: the Airflow run (when there is one) and the Boomi account."""
+
+    account_id: str | None = None
+    dag_id: str | None = None
+    run_id: str | None = None
+    task_id: str | None = None
+    try_number: int | None = None
+
+
+def _row(result: ChangeResult, context: RunContext, recorded_at: datetime) -> dict[str, Any]:
+    return {
+        "action_id": result.action_id,
+        "recorded_at": recorded_at,
+        "dag_id": context.dag_id,
+        "run_id": context.run_id,
+        "task_id": context.task_id,
+        "try_number": context.try_number,
+        "account_id": context.account_id,
+        "action": result.action,
+        "user_id": result.user_id,
+        "role_id": result.role_id,
+        "role_name": result.role_name,
+        "account_group_id": result.account_group_id,
+        "account_group_name": result.account_group_name,
+        "dry_run": result.dry_run,
+        "state_before": result.state_before,
+        "outcome": result.outcome,
+        "side_effects": list(result.side_effects),
+        "boomi_id": result.boomi_id,
+        "error": result.error,
+        "verification": result.verification,
+        "reason": result.reason,
+    }
+
+
+def _filesystem(path: str) -> tuple[Any, str]:
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(path)
+    return fs, root.rstrip("/") or root
+
+
+class LedgerWriter:
+    """Appends change results to the ledger at ``path``.
+
+    Use it as a context manager (or call :meth:`close`) so the last rows are always written::
+
+        with LedgerWriter("s3://audit/boomi-ledger", context=RunContext(account_id="acme-Q7R2ZK")) as ledger:
+            ledger.record(result)
+
+    :param path: a directory: local path or fsspec URL; created when missing.
+    :param context: run and account fields stamped on every row.
+    :param flush_every: rows buffered before a part file is written.
+    """
+
+    def __init__(
+        self, path: str, *, context: RunContext | None = None, flush_every: int = DEFAULT_FLUSH_EVERY
+    ):
+        if not path or not str(path).strip():
+            raise ValueError("ledger path is empty: give a directory path or fsspec URL")
+        if flush_every < 1:
+            raise ValueError(f"flush_every must be >= 1, got {flush_every}")
+        self.path = str(path)
+        self.context = context or RunContext()
+        self.flush_every = flush_every
+        self._rows: list[dict[str, Any]] = []
+        self._fs, self._root = _filesystem(self.path)
+        self.parts_written: list[str] = []
+        self.rows_written = 0
+
+    def record(self, result: ChangeResult) -> None:
+        """Buffer one row; write a part file when the buffer is full."""
+        self._rows.append(_row(result, self.context, datetime.now(UTC)))
+        if len(self._rows) >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> str | None:
+        """Write the buffered rows as one new part file; return its path (``None`` if empty)."""
+        if not self._rows:
+            return None
+        table = pa.Table.from_pylist(self._rows, schema=LEDGER_SCHEMA)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        part = f"{self._root}/{_PART_PREFIX}{stamp}-{secrets.token_hex(4)}{_PART_SUFFIX}"
+        self._fs.makedirs(self._root, exist_ok=True)
+        with self._fs.open(part, "wb") as handle:
+            pq.write_table(table, handle)
+        self.rows_written += len(self._rows)
+        self._rows = []
+        self.parts_written.append(part)
+        log.info("Ledger: wrote %d row(s) to %s", table.num_rows, part)
+        return part
+
+    @property
+    def pending(self) -> int:
+        """Rows buffered and not yet written."""
+        return len(self._rows)
+
+    def close(self) -> None:
+        """Write what is buffered."""
+        self.flush()
+
+    def __enter__(self) -> LedgerWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def read_ledger(path: str, *, storage_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Read every part file of the ledger at ``path`` into one DataFrame, oldest first.
+
+    A missing or empty ledger gives an empty DataFrame with the ledger's columns.
+    """
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(path, **dict(storage_options or {}))
+    root = root.rstrip("/") or root
+    parts: list[str] = []
+    if fs.exists(root):
+        parts = sorted(
+            p
+            for p in fs.ls(root, detail=False)
+            if p.rsplit("/", 1)[-1].startswith(_PART_PREFIX) and p.endswith(_PART_SUFFIX)
+        )
+    tables = []
+    for part in parts:
+        with fs.open(part, "rb") as handle:
+            # Cast so every part carries exactly the ledger's types before concatenation.
+            tables.append(pq.read_table(handle).cast(LEDGER_SCHEMA))
+    table = pa.concat_tables(tables) if tables else LEDGER_SCHEMA.empty_table()
+    frame = table.to_pandas()
+    if len(frame):
+        frame = frame.sort_values(["recorded_at", "action_id"], kind="stable").reset_index(drop=True)
+    return frame

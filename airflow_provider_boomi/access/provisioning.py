@@ -1,0 +1,643 @@
+"""Apply access changes to Boomi with its rules and the project's safeguards (DESIGN §6).
+
+Every change follows the same path:
+
+1. refused unless provisioning is enabled (a dry run is always allowed);
+2. its role and account group are resolved by id or name (one Role query and at most one
+   AccountGroup query per :class:`Provisioner`);
+3. roles whose id is not a canonical UUID are refused (Boomi's API cannot assign them);
+4. the current state is read, so a retried task never duplicates an invite or a row;
+5. the change is made, then verified by reading the state back;
+6. the result is recorded in the ledger.
+
+When a create or delete ends without a definite answer (timeout, dropped connection, 5xx, an
+unreadable reply) the request is never sent again: the state is read back and decides whether
+the change took effect.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from airflow_provider_boomi.access.changes import (
+    ADD_GROUP_ROLE,
+    ALREADY_SATISFIED,
+    APPLIED,
+    ASSIGN_ROLE,
+    FAILED,
+    GROUP_ACTIONS,
+    PLANNED,
+    REFUSED,
+    REMOVE_GROUP_ROLE,
+    REVOKE_ROLE,
+    AccessChange,
+    ChangeResult,
+)
+from airflow_provider_boomi.access.ledger import LedgerWriter, new_action_id
+from airflow_provider_boomi.access.roles import (
+    STANDARD_USER_ROLE_NAME,
+    RoleCatalog,
+    RoleInfo,
+    is_assignable_role_id,
+)
+from airflow_provider_boomi.access.validation import validate_changes
+from airflow_provider_boomi.client import (
+    AccountGroup,
+    AccountGroupUserRole,
+    AccountUserRole,
+    BoomiAuthenticationError,
+    BoomiBadRequestError,
+    BoomiClient,
+    BoomiError,
+    BoomiNotFoundError,
+    BoomiPermissionError,
+    QueryFilter,
+)
+
+__all__ = [
+    "DEFAULT_MAX_CHANGES",
+    "Provisioner",
+    "ProvisioningOptions",
+    "ResolutionError",
+    "TooManyChangesError",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_CHANGES = 25
+"""A batch larger than this is refused unless ``max_changes`` is raised explicitly."""
+
+_DISABLED_MESSAGE = (
+    "provisioning is disabled for this Boomi connection: set the connection extra "
+    '"provisioning_enabled": true to allow changes (dry_run=True previews without it)'
+)
+_MAX_LISTED = 15  # candidates named in an "unknown role/group" message
+
+# Errors that prove Boomi refused the request outright, so re-reading state cannot change the
+# verdict and the same error would come back for the read.
+_NO_REREAD = (BoomiAuthenticationError, BoomiPermissionError)
+# Errors that are a definite "no" from Boomi (as opposed to an unknown outcome).
+_DEFINITE = (BoomiBadRequestError, BoomiNotFoundError, *_NO_REREAD)
+
+
+class ResolutionError(LookupError):
+    """A role or account group named in a change is unknown or ambiguous."""
+
+
+class TooManyChangesError(ValueError):
+    """A batch is larger than ``max_changes``; nothing was sent to Boomi."""
+
+
+@dataclass(frozen=True)
+class ProvisioningOptions:
+    """The guards around every change.
+
+    :param provisioning_enabled: changes are refused unless true (the connection extra).
+    :param dry_run: read state and plan, change nothing (allowed even when disabled).
+    :param max_changes: the largest batch :meth:`Provisioner.apply_all` accepts.
+    """
+
+    provisioning_enabled: bool = False
+    dry_run: bool = False
+    max_changes: int = DEFAULT_MAX_CHANGES
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.max_changes, bool)
+            or not isinstance(self.max_changes, int)
+            or self.max_changes < 1
+        ):
+            raise ValueError(f"max_changes must be an integer >= 1, got {self.max_changes!r}")
+
+
+@dataclass
+class _Draft:
+    """A result under construction: filled in step by step, frozen by :meth:`finish`."""
+
+    change: AccessChange
+    dry_run: bool
+    action_id: str = field(default_factory=new_action_id)
+    role_id: str | None = None
+    role_name: str | None = None
+    account_group_id: str | None = None
+    account_group_name: str | None = None
+    state_before: str | None = None
+    side_effects: list[str] = field(default_factory=list)
+    boomi_id: str | None = None
+
+    def unresolved(self) -> _Draft:
+        """Fill role and group from the change as written (no lookup was made)."""
+        ref = self.change.role or None
+        if self.change.role_is_id or is_assignable_role_id(ref):
+            self.role_id = ref
+        else:
+            self.role_name = ref
+        group = self.change.account_group or None
+        if self.change.account_group_is_id:
+            self.account_group_id = group
+        else:
+            self.account_group_name = group
+        return self
+
+    def finish(
+        self, outcome: str, *, error: str | None = None, verification: str | None = None
+    ) -> ChangeResult:
+        return ChangeResult(
+            action_id=self.action_id,
+            action=self.change.action,
+            user_id=self.change.user_id,
+            role_id=self.role_id,
+            role_name=self.role_name,
+            account_group_id=self.account_group_id,
+            account_group_name=self.account_group_name,
+            dry_run=self.dry_run,
+            state_before=self.state_before,
+            outcome=outcome,
+            side_effects=tuple(self.side_effects),
+            boomi_id=self.boomi_id,
+            error=error,
+            verification=verification,
+            reason=self.change.reason,
+        )
+
+
+def _same_user(a: str | None, b: str) -> bool:
+    # Boomi user ids are emails; Boomi treats them case-insensitively, and a reviewer's file
+    # may well spell one with different case than Boomi stores it.
+    return a is not None and a.strip().lower() == b.strip().lower()
+
+
+def _same_id(a: str | None, b: str | None) -> bool:
+    return a is not None and b is not None and a.lower() == b.lower()
+
+
+class Provisioner:
+    """Applies :class:`AccessChange` objects to one Boomi account.
+
+    Plain Python: the operators wrap it, and scripts can use it directly::
+
+        with LedgerWriter("/data/ledger") as ledger:
+            options = ProvisioningOptions(provisioning_enabled=True)
+            provisioner = Provisioner(client, options, ledger=ledger)
+            results = provisioner.apply_all(
+                [AccessChange(action="revoke_role", user_id="dana@acme.example", role="Auditor")]
+            )
+
+    Roles and groups are read once per instance; create a new instance for a fresh view.
+
+    :param client: the account's client.
+    :param options: the guards.
+    :param ledger: where every result is recorded (optional; the caller closes it).
+    """
+
+    def __init__(
+        self,
+        client: BoomiClient,
+        options: ProvisioningOptions | None = None,
+        *,
+        ledger: LedgerWriter | None = None,
+    ) -> None:
+        self._client = client
+        self.options = options or ProvisioningOptions()
+        self._ledger = ledger
+        self._catalog: RoleCatalog | None = None
+        self._groups: list[AccountGroup] | None = None
+
+    # --- public -----------------------------------------------------------------------------------
+
+    def apply(self, change: AccessChange) -> ChangeResult:
+        """Validate and apply one change; record it in the ledger.
+
+        :raises ProvisioningInputError: the change is invalid (nothing was sent to Boomi).
+        """
+        return self.apply_all([change])[0]
+
+    def apply_all(self, changes: Sequence[AccessChange]) -> list[ChangeResult]:
+        """Validate every change, then apply them one by one in the given order.
+
+        Order matters when several changes touch one user (assign a role, then revoke another:
+        the revoke sees the new role and needs no Standard User safeguard). A change that fails
+        does not stop the others.
+
+        :raises ProvisioningInputError: a change is invalid (nothing was sent to Boomi).
+        :raises TooManyChangesError: more than ``max_changes`` changes (nothing was sent;
+            every change is recorded as ``refused`` in the ledger).
+        """
+        changes = list(changes)
+        validate_changes(changes)
+        results: list[ChangeResult] = []
+        try:
+            if len(changes) > self.options.max_changes:
+                message = (
+                    f"batch of {len(changes)} changes exceeds max_changes={self.options.max_changes}; "
+                    f"nothing was sent to Boomi. Raise max_changes to at least {len(changes)} if this "
+                    "batch is intended, or split it"
+                )
+                for change in changes:
+                    self._record(
+                        _Draft(change, self.options.dry_run).unresolved().finish(REFUSED, error=message)
+                    )
+                raise TooManyChangesError(message)
+            for change in changes:
+                result = self._apply_one(change)
+                self._record(result)
+                results.append(result)
+        finally:
+            # A run that fails halfway must still leave the changes it made on record.
+            if self._ledger is not None:
+                self._ledger.flush()
+        return results
+
+    def resolve_role(self, reference: str, *, is_id: bool = False) -> RoleInfo:
+        """The role with this id or (unless ``is_id``) this name.
+
+        :raises ResolutionError: unknown or ambiguous, with the candidates in the message.
+        """
+        catalog = self._roles()
+        ref = reference.strip()
+        by_id = [r for r in catalog.roles.values() if _same_id(r.role_id, ref)]
+        if by_id:
+            return by_id[0]
+        account = self._client.config.account_id
+        if is_id:
+            raise ResolutionError(
+                f"no role with id {ref!r} in account {account} "
+                f"(the Role query returned {len(catalog)} roles; check the id or give the role name)"
+            )
+        matches = catalog.by_name(ref) or [
+            r for r in catalog.roles.values() if (r.name or "").lower() == ref.lower()
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            listed = ", ".join(f"{r.role_id} ({'built-in' if r.is_builtin else 'custom'})" for r in matches)
+            raise ResolutionError(
+                f"role name {ref!r} is ambiguous in account {account}: {len(matches)} roles carry it: "
+                f"{listed}. Give the role id instead"
+            )
+        names = sorted({r.name for r in catalog.roles.values() if r.name})
+        close = difflib.get_close_matches(ref, names, n=5, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(repr(n) for n in close)}?" if close else ""
+        raise ResolutionError(
+            f"no role named {ref!r} in account {account}.{hint} Known roles: {_listing(names)}"
+        )
+
+    def resolve_account_group(self, reference: str, *, is_id: bool = False) -> AccountGroup:
+        """The account group with this id or (unless ``is_id``) this name.
+
+        :raises ResolutionError: unknown or ambiguous, with the candidates in the message.
+        """
+        groups = self._account_groups()
+        ref = reference.strip()
+        account = self._client.config.account_id
+        by_id = [g for g in groups if _same_id(g.id, ref)]
+        if by_id:
+            return by_id[0]
+        if not groups:
+            raise ResolutionError(
+                f"account {account} has no account groups (they exist only on primary accounts), "
+                f"so group {ref!r} cannot be used"
+            )
+        if is_id:
+            raise ResolutionError(f"no account group with id {ref!r} in account {account}")
+        matches = [g for g in groups if g.name == ref] or [
+            g for g in groups if (g.name or "").lower() == ref.lower()
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise ResolutionError(
+                f"account group name {ref!r} is ambiguous in account {account}: {len(matches)} groups carry "
+                f"it: {', '.join(str(g.id) for g in matches)}. Give the account group id instead"
+            )
+        names = sorted({g.name for g in groups if g.name})
+        raise ResolutionError(
+            f"no account group named {ref!r} in account {account}. Known groups: {_listing(names)}"
+        )
+
+    # --- one change -------------------------------------------------------------------------------
+
+    def _apply_one(self, change: AccessChange) -> ChangeResult:
+        draft = _Draft(change, self.options.dry_run)
+        if not self.options.provisioning_enabled and not self.options.dry_run:
+            return draft.unresolved().finish(REFUSED, error=_DISABLED_MESSAGE)
+        try:
+            role = self.resolve_role(change.role, is_id=change.role_is_id)
+            draft.role_id, draft.role_name = role.role_id, role.name
+            group: AccountGroup | None = None
+            if change.action in GROUP_ACTIONS:
+                group = self.resolve_account_group(
+                    change.account_group or "", is_id=change.account_group_is_id
+                )
+                draft.account_group_id, draft.account_group_name = group.id, group.name
+        except ResolutionError as exc:
+            draft.unresolved()
+            return draft.finish(FAILED, error=str(exc))
+        except BoomiError as exc:
+            draft.unresolved()
+            return draft.finish(FAILED, error=f"could not read roles or account groups: {exc}")
+        if not role.is_assignable:
+            return draft.finish(
+                REFUSED,
+                error=(
+                    f"role {role.name!r} has id {role.role_id!r}, which is not a canonical UUID: Boomi's API "
+                    "cannot assign or revoke such roles, so they are excluded (change it in the Boomi UI)"
+                ),
+            )
+        try:
+            if change.action == ASSIGN_ROLE:
+                return self._assign(draft, role)
+            if change.action == REVOKE_ROLE:
+                return self._revoke(draft, role)
+            assert group is not None and group.id is not None
+            if change.action == ADD_GROUP_ROLE:
+                return self._add_group_role(draft, role, group.id)
+            if change.action == REMOVE_GROUP_ROLE:
+                return self._remove_group_role(draft, role, group.id)
+        except ResolutionError as exc:
+            return draft.finish(FAILED, error=str(exc))
+        except BoomiError as exc:
+            # A read failed (before or after the change); the handlers catch write failures.
+            return draft.finish(FAILED, error=str(exc))
+        raise AssertionError(f"unhandled action {change.action!r}")  # validation rejects unknown actions
+
+    # --- global roles -----------------------------------------------------------------------------
+
+    def _user_rows(self, user_id: str) -> list[AccountUserRole]:
+        rows = self._client.query_account_user_roles(QueryFilter.equals("userId", user_id))
+        return [r for r in rows if _same_user(r.user_id, user_id)]
+
+    def _assign(self, draft: _Draft, role: RoleInfo) -> ChangeResult:
+        user_id = draft.change.user_id
+        rows = self._user_rows(user_id)
+        existing = _find(rows, role.role_id)
+        if existing is not None:
+            draft.state_before, draft.boomi_id = "present", existing.id
+            return draft.finish(ALREADY_SATISFIED, verification="role already held; no call made")
+        draft.state_before = "absent" if rows else "absent (user not in account)"
+        if not rows:
+            notify = "with" if draft.change.notify_user else "without"
+            draft.side_effects.append(
+                f"{'would invite' if draft.dry_run else 'invited'} new user {user_id} ({notify} email)"
+            )
+        if draft.dry_run:
+            return draft.finish(PLANNED, verification="dry run: nothing sent")
+        # Reuse Boomi's spelling of an existing user id so a case difference cannot create a twin.
+        boomi_user_id = rows[0].user_id if rows and rows[0].user_id else user_id
+
+        def check() -> tuple[bool, str | None]:
+            row = _find(self._user_rows(user_id), role.role_id)
+            return row is not None, row.id if row else None
+
+        try:
+            created = self._client.create_account_user_role(
+                boomi_user_id,
+                role.role_id,
+                first_name=draft.change.first_name,
+                last_name=draft.change.last_name,
+                notify_user=draft.change.notify_user,
+            )
+        except BoomiError as exc:
+            return self._after_error(draft, exc, check, "the role row")
+        draft.boomi_id = created.id
+        return self._verify(draft, check, "read back: role row present")
+
+    def _revoke(self, draft: _Draft, role: RoleInfo) -> ChangeResult:
+        user_id = draft.change.user_id
+        rows = self._user_rows(user_id)
+        target = _find(rows, role.role_id)
+        if target is None:
+            draft.state_before = "absent" if rows else "absent (user not in account)"
+            return draft.finish(ALREADY_SATISFIED, verification="role not held; no call made")
+        draft.boomi_id = target.id
+        last_role = len(rows) == 1
+        draft.state_before = "present (last role)" if last_role else "present"
+        standard: RoleInfo | None = None
+        if last_role:
+            standard = self._standard_user()
+            if _same_id(standard.role_id, role.role_id) or role.name == STANDARD_USER_ROLE_NAME:
+                return draft.finish(
+                    REFUSED,
+                    error=(
+                        f"{STANDARD_USER_ROLE_NAME} is the last global role of {user_id}: revoking it would "
+                        "remove the user from the account, and users are never deleted. Assign another "
+                        "role first if the user should keep access with a different role"
+                    ),
+                )
+            effect = (
+                f"{STANDARD_USER_ROLE_NAME} ({standard.role_id}) without email, "
+                "so the user stays in the account"
+            )
+            if draft.dry_run:
+                draft.side_effects.append(f"would assign {effect}")
+            else:
+                failure = self._keep_user_in_account(draft, standard)
+                if failure is not None:
+                    return failure
+                draft.side_effects.append(f"assigned {effect}")
+        if draft.dry_run:
+            return draft.finish(PLANNED, verification="dry run: nothing sent")
+
+        def check() -> tuple[bool, str | None]:
+            after = self._user_rows(user_id)
+            gone = _find(after, role.role_id) is None
+            kept = standard is None or _find(after, standard.role_id) is not None
+            return gone and kept, target.id
+
+        try:
+            self._client.delete("AccountUserRole", str(target.id))
+        except BoomiError as exc:
+            return self._after_error(draft, exc, check, "the role row's removal")
+        kept_note = f"; {STANDARD_USER_ROLE_NAME} present" if standard else ""
+        return self._verify(draft, check, f"read back: role row absent{kept_note}")
+
+    def _keep_user_in_account(self, draft: _Draft, standard: RoleInfo) -> ChangeResult | None:
+        """The Standard User safeguard: grant Standard User (no email) before the last role goes.
+
+        Returns a failed result when Standard User could not be confirmed, in which case
+        nothing is deleted and the user keeps the role being revoked.
+        """
+        user_id = draft.change.user_id
+        try:
+            self._client.create_account_user_role(user_id, standard.role_id, notify_user=False)
+            return None
+        except BoomiError as exc:
+            if not isinstance(exc, _NO_REREAD):
+                try:
+                    if _find(self._user_rows(user_id), standard.role_id) is not None:
+                        draft.side_effects.append(
+                            f"{STANDARD_USER_ROLE_NAME} assignment ended with an unknown outcome "
+                            f"({exc.__class__.__name__}); read back shows it in place"
+                        )
+                        return None
+                except BoomiError as read_exc:
+                    return draft.finish(
+                        FAILED,
+                        error=(
+                            f"assigning {STANDARD_USER_ROLE_NAME} before revoking the last role failed "
+                            f"({exc}) and reading the state back failed too ({read_exc}); nothing was deleted"
+                        ),
+                    )
+            return draft.finish(
+                FAILED,
+                error=(
+                    f"assigning {STANDARD_USER_ROLE_NAME} before revoking the last role failed: {exc}. "
+                    "Nothing was deleted; the user keeps the role"
+                ),
+                verification="read back: Standard User absent; role row kept",
+            )
+
+    def _standard_user(self) -> RoleInfo:
+        candidates = [r for r in self._roles().by_name(STANDARD_USER_ROLE_NAME) if r.is_assignable]
+        # A custom role may reuse the name; the built-in one is what Boomi's safeguard means.
+        builtin = [r for r in candidates if r.is_builtin]
+        chosen = builtin or candidates
+        if not chosen:
+            raise ResolutionError(
+                f"the {STANDARD_USER_ROLE_NAME!r} role is not among the account's roles, so the last role "
+                "of a user cannot be revoked safely"
+            )
+        return chosen[0]
+
+    # --- group roles ------------------------------------------------------------------------------
+
+    def _group_rows(self, group_id: str, user_id: str) -> list[AccountGroupUserRole]:
+        query = QueryFilter.all_of(
+            QueryFilter.equals("accountGroupId", group_id), QueryFilter.equals("userId", user_id)
+        )
+        rows = self._client.query_account_group_user_roles(query)
+        return [r for r in rows if _same_user(r.user_id, user_id) and _same_id(r.account_group_id, group_id)]
+
+    def _add_group_role(self, draft: _Draft, role: RoleInfo, group_id: str) -> ChangeResult:
+        user_id = draft.change.user_id
+        existing = _find(self._group_rows(group_id, user_id), role.role_id)
+        if existing is not None:
+            draft.state_before, draft.boomi_id = "present", existing.id
+            return draft.finish(ALREADY_SATISFIED, verification="group role already held; no call made")
+        draft.state_before = "absent"
+        if draft.dry_run:
+            return draft.finish(PLANNED, verification="dry run: nothing sent")
+
+        def check() -> tuple[bool, str | None]:
+            row = _find(self._group_rows(group_id, user_id), role.role_id)
+            return row is not None, row.id if row else None
+
+        try:
+            created = self._client.create_account_group_user_role(group_id, user_id, role.role_id)
+        except BoomiError as exc:
+            return self._after_error(draft, exc, check, "the group role row")
+        draft.boomi_id = created.id
+        return self._verify(draft, check, "read back: group role row present")
+
+    def _remove_group_role(self, draft: _Draft, role: RoleInfo, group_id: str) -> ChangeResult:
+        user_id = draft.change.user_id
+        target = _find(self._group_rows(group_id, user_id), role.role_id)
+        if target is None:
+            draft.state_before = "absent"
+            return draft.finish(ALREADY_SATISFIED, verification="group role not held; no call made")
+        draft.state_before, draft.boomi_id = "present", target.id
+        if draft.dry_run:
+            return draft.finish(PLANNED, verification="dry run: nothing sent")
+
+        def check() -> tuple[bool, str | None]:
+            return _find(self._group_rows(group_id, user_id), role.role_id) is None, target.id
+
+        try:
+            self._client.delete("AccountGroupUserRole", str(target.id))
+        except BoomiError as exc:
+            return self._after_error(draft, exc, check, "the group role row's removal")
+        return self._verify(draft, check, "read back: group role row absent")
+
+    # --- verification and unknown outcomes --------------------------------------------------------
+
+    def _verify(self, draft: _Draft, check: Callable[[], tuple[bool, str | None]], note: str) -> ChangeResult:
+        holds, boomi_id = check()
+        draft.boomi_id = draft.boomi_id or boomi_id
+        if holds:
+            return draft.finish(APPLIED, verification=note)
+        return draft.finish(
+            FAILED,
+            error="Boomi accepted the call but reading the state back does not show the change",
+            verification="read back: change not in place",
+        )
+
+    def _after_error(
+        self, draft: _Draft, exc: BoomiError, check: Callable[[], tuple[bool, str | None]], what: str
+    ) -> ChangeResult:
+        """Decide the outcome of a write that raised, by reading the state (never by re-sending)."""
+        if isinstance(exc, _NO_REREAD):
+            return draft.finish(FAILED, error=str(exc))
+        try:
+            holds, boomi_id = check()
+        except BoomiError as read_exc:
+            return draft.finish(
+                FAILED,
+                error=(
+                    f"{exc}; reading the state back failed too ({read_exc}), so the outcome is unknown: "
+                    "check the user's access in Boomi before retrying"
+                ),
+                verification="not verified",
+            )
+        if not holds:
+            return draft.finish(FAILED, error=str(exc), verification=f"read back: {what} not in place")
+        draft.boomi_id = boomi_id or draft.boomi_id
+        if isinstance(exc, _DEFINITE):
+            # Boomi said no, yet the state holds: another actor made the same change meanwhile.
+            return draft.finish(
+                ALREADY_SATISFIED,
+                verification=f"Boomi refused the call ({exc.status}) but read back shows {what} in place",
+            )
+        return draft.finish(
+            APPLIED,
+            verification=f"outcome unknown after {exc.__class__.__name__}; read back shows {what} in place",
+        )
+
+    # --- catalogs ---------------------------------------------------------------------------------
+
+    def _roles(self) -> RoleCatalog:
+        if self._catalog is None:
+            self._catalog = RoleCatalog.from_api_rows(self._client.query("Role"))
+        return self._catalog
+
+    def _account_groups(self) -> list[AccountGroup]:
+        if self._groups is None:
+            self._groups = list(self._client.query_account_groups())
+        return self._groups
+
+    # --- ledger -----------------------------------------------------------------------------------
+
+    def _record(self, result: ChangeResult) -> None:
+        level = logging.WARNING if not result.ok else logging.INFO
+        log.log(
+            level,
+            "%s %s role=%s group=%s -> %s%s%s",
+            result.action,
+            result.user_id,
+            result.role_name or result.role_id,
+            result.account_group_name or result.account_group_id or "-",
+            result.outcome,
+            f" side effects: {'; '.join(result.side_effects)}" if result.side_effects else "",
+            f" error: {result.error}" if result.error else "",
+        )
+        if self._ledger is not None:
+            self._ledger.record(result)
+
+
+def _find(
+    rows: Sequence[AccountUserRole] | Sequence[AccountGroupUserRole], role_id: str
+) -> AccountUserRole | AccountGroupUserRole | None:
+    for row in rows:
+        if _same_id(row.role_id, role_id):
+            return row
+    return None
+
+
+def _listing(names: Sequence[str]) -> str:
+    if not names:
+        return "(none)"
+    shown = ", ".join(repr(n) for n in names[:_MAX_LISTED])
+    more = f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else ""
+    return shown + more
