@@ -56,3 +56,18 @@ def dag_folder(airflow_db: Path) -> Path:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+def load_dag(path: Path, dag_id: str):  # noqa: ANN201 - an airflow.sdk.DAG
+    """Import a DAG file by path and return the DAG ``dag_id`` it defines."""
+    import importlib.util
+
+    from airflow.sdk import DAG
+
+    spec = importlib.util.spec_from_file_location(f"dag_under_test_{path.stem}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dags = [v for v in vars(module).values() if isinstance(v, DAG) and v.dag_id == dag_id]
+    assert dags, f"{path} defines no DAG {dag_id!r} at module level"
+    return dags[0]
