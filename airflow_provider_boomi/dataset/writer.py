@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -93,6 +94,9 @@ class TableWriter:
         self._writer: pq.ParquetWriter | None = None
         self._closed = False
         self._failed = False
+        # The sync feeds different tables from different threads, and may feed one table from
+        # several; a lock per table keeps buffer and Parquet writer consistent.
+        self._lock = threading.RLock()
 
     @property
     def rows(self) -> int:
@@ -113,9 +117,8 @@ class TableWriter:
             SchemaMismatchError: a row does not fit; the message names table and column. The
                 batch is not written (earlier batches are kept).
         """
-        if self._closed:
-            raise SnapshotStateError(f"table {self.name!r} is already closed")
         self._owner._check_open()
+        # Validation needs no lock: it is pure and the costliest step.
         table = conform(
             self.name,
             data,
@@ -123,12 +126,15 @@ class TableWriter:
             sync_id=self._owner.sync_id,
             synced_at=self._owner.synced_at,
         )
-        if table.num_rows:
-            self._buffer.append(table)
-            self._buffered += table.num_rows
-            self._rows += table.num_rows
-            if self._buffered >= ROW_GROUP_ROWS:
-                self._flush(final=False)
+        with self._lock:
+            if self._closed:
+                raise SnapshotStateError(f"table {self.name!r} is already closed")
+            if table.num_rows:
+                self._buffer.append(table)
+                self._buffered += table.num_rows
+                self._rows += table.num_rows
+                if self._buffered >= ROW_GROUP_ROWS:
+                    self._flush(final=False)
         return table.num_rows
 
     def _ensure_writer(self) -> pq.ParquetWriter:
@@ -153,26 +159,28 @@ class TableWriter:
 
     def close(self) -> None:
         """Write any buffered rows and the Parquet footer, then record the file in the snapshot."""
-        if self._closed:
-            return
-        try:
-            self._flush(final=True)
-            assert self._writer is not None
-            self._writer.close()
-            self._handle.close()
-        except BaseException:
-            self._fail()
-            raise
-        self._closed = True
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._flush(final=True)
+                assert self._writer is not None
+                self._writer.close()
+                self._handle.close()
+            except BaseException:
+                self._fail()
+                raise
+            self._closed = True
         self._owner._table_closed(self)
 
     def _fail(self) -> None:
         """Close file handles without recording the table; the snapshot can no longer commit."""
-        if self._closed:
-            return
-        self._closed = True
-        self._failed = True
-        self._buffer = []
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._failed = True
+            self._buffer = []
         with contextlib.suppress(Exception):
             if self._writer is not None:
                 self._writer.close()
@@ -255,6 +263,7 @@ class SnapshotWriter:
         self._failed: set[str] = set()
         self._written_files: list[str] = []
         self._dir_created = False
+        self._lock = threading.RLock()
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -273,15 +282,17 @@ class SnapshotWriter:
             raise SnapshotStateError(f"snapshot {self.sync_id} is {self._state}; no more writes")
 
     def _table_closed(self, table: TableWriter) -> None:
-        self._open.pop(table.name, None)
         sha256, size = file_sha256(self._fs, table._path)
-        self._entries[table.name] = TableEntry(
-            file=f"{table.name}.parquet", rows=table.rows, sha256=sha256, bytes=size
-        )
+        with self._lock:
+            self._open.pop(table.name, None)
+            self._entries[table.name] = TableEntry(
+                file=f"{table.name}.parquet", rows=table.rows, sha256=sha256, bytes=size
+            )
 
     def _table_failed(self, table: TableWriter) -> None:
-        self._open.pop(table.name, None)
-        self._failed.add(table.name)
+        with self._lock:
+            self._open.pop(table.name, None)
+            self._failed.add(table.name)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -293,20 +304,21 @@ class SnapshotWriter:
         return self._open_table(name, internal=False)
 
     def _open_table(self, name: str, *, internal: bool) -> TableWriter:
-        self._check_open()
         schema_for(name)  # unknown names fail with the list of valid ones
         if name == "grant_changes" and not internal:
             raise SnapshotStateError("grant_changes is computed by commit(); it cannot be written directly")
-        if name in self._open or name in self._entries or name in self._failed:
-            raise SnapshotStateError(f"table {name!r} was already opened in snapshot {self.sync_id}")
-        if not self._dir_created:
-            self._fs.makedirs(self._dir, exist_ok=True)
-            self._dir_created = True
-        path = self._file(f"{name}.parquet")
-        self._written_files.append(path)
-        writer = TableWriter(self, name, self._fs, path)
-        self._open[name] = writer
-        return writer
+        with self._lock:
+            self._check_open()
+            if name in self._open or name in self._entries or name in self._failed:
+                raise SnapshotStateError(f"table {name!r} was already opened in snapshot {self.sync_id}")
+            if not self._dir_created:
+                self._fs.makedirs(self._dir, exist_ok=True)
+                self._dir_created = True
+            path = self._file(f"{name}.parquet")
+            self._written_files.append(path)
+            writer = TableWriter(self, name, self._fs, path)
+            self._open[name] = writer
+            return writer
 
     def write_table(self, name: str, data: Rows) -> int:
         """Write a whole table in one call; returns its row count."""
@@ -469,10 +481,12 @@ class SnapshotWriter:
 
         Safe to call more than once; does nothing after a successful commit.
         """
-        if self._state != "open":
-            return
-        self._state = "aborted"
-        for table in list(self._open.values()):
+        with self._lock:
+            if self._state != "open":
+                return
+            self._state = "aborted"
+            open_tables = list(self._open.values())
+        for table in open_tables:
             table._fail()
         for path in self._written_files:
             with contextlib.suppress(FileNotFoundError, OSError):

@@ -86,7 +86,9 @@ def test_resolve_location_accepts_urls_pathlike_and_object_storage_path(tmp_path
     file_url = resolve_location(f"file://{tmp_path}")
     assert file_url.fs_path("a") == f"{tmp_path}/a"
     memory = resolve_location("memory://snap")
-    assert "memory" in (memory.fs.protocol if isinstance(memory.fs.protocol, tuple) else (memory.fs.protocol,))
+    assert "memory" in (
+        memory.fs.protocol if isinstance(memory.fs.protocol, tuple) else (memory.fs.protocol,)
+    )
     assert memory.url_path("a") == "memory://snap/a"
 
     class FakeObjectStoragePath:
