@@ -427,7 +427,10 @@ class BoomiClient:
 
     def _quote_id(self, object_id: str) -> str:
         self._require_id("object id", object_id)
-        # safe="" so that '/' or '..' in an id can never change the path.
+        if object_id.strip(".") == "":
+            # quote() leaves dots alone and URL normalisation would resolve "." and "..".
+            raise ValueError(f"invalid object id {object_id!r}")
+        # safe="" so that '/', '?', '#' or '%' in an id can never change the path.
         return quote(object_id, safe="")
 
     @staticmethod

@@ -111,10 +111,10 @@ class ClientConfig:
             raise ValueError("account_id is empty: set it to your Boomi account id (e.g. acme-Q7R2ZK)")
         if acct != acct.strip() or any(c.isspace() for c in acct):
             raise ValueError("account_id contains whitespace: copy the Boomi account id exactly")
-        if "/" in acct or ".." in acct or not _ACCOUNT_ID_RE.match(acct):
+        if "/" in acct or ".." in acct or acct == "." or not _ACCOUNT_ID_RE.match(acct):
             raise ValueError(
                 f"account_id {acct!r} is not a Boomi account id: only letters, digits, '.', '_' and '-' "
-                "are allowed (no '/' or '..')"
+                "are allowed (no '/', '.' or '..')"
             )
 
     @property
