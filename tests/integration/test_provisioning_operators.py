@@ -1,0 +1,251 @@
+"""The provisioning operators inside real Airflow DAG runs (``dag.test()``) against the simulator."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_provider_boomi.access.ledger import read_ledger
+from airflow_provider_boomi.operators.provisioning import (
+    BoomiApplyAccessChangesOperator,
+    BoomiRevokeRoleOperator,
+)
+from airflow_provider_boomi.testing.simulator import BoomiSimulator
+
+WRITES = ("create", "delete")
+
+DAG_TEMPLATE = """
+import json
+import os
+
+from airflow.sdk import DAG
+
+from airflow_provider_boomi.operators.provisioning import (
+    BoomiAddGroupRoleOperator,
+    BoomiApplyAccessChangesOperator,
+    BoomiAssignRoleOperator,
+    BoomiRemoveGroupRoleOperator,
+    BoomiRevokeRoleOperator,
+)
+
+P = json.loads(os.environ["BOOMI_TEST_PARAMS"])
+
+with DAG(dag_id="{dag_id}", schedule=None, catchup=False) as dag:
+{body}
+"""
+
+
+@pytest.fixture
+def sim() -> Iterator[BoomiSimulator]:
+    with BoomiSimulator(profile="demo", rate_limit=None) as simulator:
+        yield simulator
+
+
+def _connect(sim: BoomiSimulator, monkeypatch: pytest.MonkeyPatch, *, enabled: bool = True) -> None:
+    conn = json.loads(sim.connection_json(provisioning_enabled=enabled))
+    conn["extra"]["requests_per_second"] = 1000  # the simulator runs unthrottled in these tests
+    monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", json.dumps(conn))
+
+
+def _run_dag(dag_folder: Path, monkeypatch: pytest.MonkeyPatch, body: str, params: dict[str, Any]) -> Any:
+    """Write a DAG file into the DAG folder, import it from there and run it with ``dag.test()``."""
+    dag_id = f"boomi_provisioning_{uuid.uuid4().hex[:8]}"
+    path = dag_folder / f"{dag_id}.py"
+    path.write_text(DAG_TEMPLATE.format(dag_id=dag_id, body=textwrap.indent(textwrap.dedent(body), "    ")))
+    monkeypatch.setenv("BOOMI_TEST_PARAMS", json.dumps(params))
+    spec = importlib.util.spec_from_file_location(dag_id, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
+
+
+def _email(sim: BoomiSimulator, local: str) -> str:
+    return f"{local}@{sim.email.split('@')[1]}"
+
+
+def _role_id(sim: BoomiSimulator, name: str) -> str:
+    role = sim.state.role_by_name(name)
+    assert role is not None
+    return str(role["id"])
+
+
+def _roles_of(sim: BoomiSimulator, user_id: str) -> set[str]:
+    return {r["roleId"] for r in sim.state.user_roles() if r["userId"].lower() == user_id.lower()}
+
+
+def _writes(sim: BoomiSimulator) -> list[str]:
+    return [r.operation for r in sim.requests if r.operation in WRITES]
+
+
+ALL_OPERATORS = """
+assign = BoomiAssignRoleOperator(
+    task_id="assign", user_id=P["new_user"], role="Auditor", first_name="Ivy", last_name="Invitee",
+    ledger_path=P["ledger"], reason="onboarding",
+)
+revoke = BoomiRevokeRoleOperator(
+    task_id="revoke", user_id=P["last_role_user"], role="Developer", ledger_path=P["ledger"]
+)
+add = BoomiAddGroupRoleOperator(
+    task_id="add_group_role", user_id=P["member"], account_group="Sandbox", role="Operator",
+    ledger_path=P["ledger"],
+)
+remove = BoomiRemoveGroupRoleOperator(
+    task_id="remove_group_role", user_id=P["grouped_user"], account_group=P["grouped_group"],
+    role=P["grouped_role"], ledger_path=P["ledger"],
+)
+batch = BoomiApplyAccessChangesOperator(
+    task_id="batch", changes=P["changes"], ledger_path=P["ledger"], reason="{{ dag_run.run_id }}",
+)
+assign >> revoke >> add >> remove >> batch
+"""
+
+
+def test_every_operator_applies_then_is_already_satisfied(
+    sim: BoomiSimulator, dag_folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _connect(sim, monkeypatch)
+    grouped = next(
+        r for r in sim.state.group_roles() if r["userId"].lower() != _email(sim, "zoe.angstrom").lower()
+    )
+    params = {
+        "ledger": str(tmp_path / "ledger"),
+        "new_user": _email(sim, "ivy.invitee"),
+        "last_role_user": _email(sim, "jose.nino"),
+        "member": _email(sim, "zoe.angstrom"),
+        "grouped_user": grouped["userId"],
+        "grouped_group": grouped["accountGroupId"],
+        "grouped_role": grouped["roleId"],
+        "changes": [
+            {"action": "assign_role", "user_id": _email(sim, "li.lei"), "role": "Auditor"},
+            {
+                "action": "revoke_role",
+                "user_id": _email(sim, "li.lei"),
+                "role_id": _role_id(sim, "Dashboard Viewer"),
+            },
+        ],
+    }
+    dag = _run_dag(dag_folder, monkeypatch, ALL_OPERATORS, params)
+
+    first = dag.test()
+    assert first.state == "success"
+    invited = next(u for u in sim.state.users() if u["userId"] == params["new_user"])
+    assert (invited["firstName"], invited["lastName"], invited["hasLoggedIn"]) == ("Ivy", "Invitee", False)
+    assert _roles_of(sim, params["last_role_user"]) == {_role_id(sim, "Standard User")}
+    assert _roles_of(sim, _email(sim, "li.lei")) == {_role_id(sim, "Standard User"), _role_id(sim, "Auditor")}
+    assert not any(
+        r["userId"] == grouped["userId"]
+        and r["accountGroupId"] == grouped["accountGroupId"]
+        and r["roleId"] == grouped["roleId"]
+        for r in sim.state.group_roles()
+    )
+
+    sim.clear_requests()
+    second = dag.test()
+    assert second.state == "success"
+    assert _writes(sim) == []
+
+    ledger = read_ledger(params["ledger"])
+    by_run = {run_id: rows for run_id, rows in ledger.groupby("run_id")}
+    assert set(by_run) == {first.run_id, second.run_id}
+    assert list(by_run[first.run_id]["outcome"]) == ["applied"] * 6
+    assert list(by_run[second.run_id]["outcome"]) == ["already_satisfied"] * 6
+    revoke_row = by_run[first.run_id].set_index("task_id").loc["revoke"]
+    assert revoke_row["state_before"] == "present (last role)"
+    assert "Standard User" in revoke_row["side_effects"][0]
+    batch_rows = by_run[first.run_id][by_run[first.run_id]["task_id"] == "batch"]
+    assert set(batch_rows["reason"]) == {first.run_id}  # the templated default reason
+    assert set(ledger["account_id"]) == {sim.account_id}
+    assert sim.token not in ledger.to_json()
+
+
+def test_disabled_provisioning_fails_the_task_but_dry_run_plans(
+    sim: BoomiSimulator, dag_folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _connect(sim, monkeypatch, enabled=False)
+    body = """
+    BoomiAssignRoleOperator(
+        task_id="plan", user_id=P["user"], role="Auditor", dry_run="{{ 'true' }}", ledger_path=P["ledger"]
+    )
+    BoomiAssignRoleOperator(task_id="change", user_id=P["user"], role="Auditor", ledger_path=P["ledger"])
+    """
+    params = {"user": _email(sim, "only.standard"), "ledger": str(tmp_path / "ledger")}
+    run = _run_dag(dag_folder, monkeypatch, body, params).test()
+    assert run.state == "failed"
+    assert _writes(sim) == []
+    assert _roles_of(sim, params["user"]) == {_role_id(sim, "Standard User")}
+    rows = read_ledger(params["ledger"]).set_index("task_id")
+    assert rows.loc["plan", "outcome"] == "planned" and bool(rows.loc["plan", "dry_run"])
+    assert rows.loc["change", "outcome"] == "refused"
+    assert "provisioning_enabled" in rows.loc["change", "error"]
+
+
+def test_batch_with_a_failing_change_applies_the_others_and_fails(
+    sim: BoomiSimulator, dag_folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _connect(sim, monkeypatch)
+    changes_file = tmp_path / "decisions.csv"
+    changes_file.write_text(
+        "action,user_id,role,account_group,reason\n"
+        f"assign_role,{_email(sim, 'zoe.angstrom')},Auditor,,keep\n"
+        f"add_group_role,{_email(sim, 'new.hire')},Developer,Sandbox,needs sandbox\n"
+        f"revoke_role,{_email(sim, 'li.lei')},Dashboard Viewer,,revoke\n"
+    )
+    body = 'BoomiApplyAccessChangesOperator(task_id="apply", changes_path=P["path"], ledger_path=P["ledger"])'
+    params = {"path": str(changes_file), "ledger": str(tmp_path / "ledger")}
+    run = _run_dag(dag_folder, monkeypatch, body, params).test()
+    assert run.state == "failed"
+    assert _role_id(sim, "Auditor") in _roles_of(sim, _email(sim, "zoe.angstrom"))
+    assert _role_id(sim, "Dashboard Viewer") not in _roles_of(sim, _email(sim, "li.lei"))
+    rows = read_ledger(params["ledger"])
+    assert list(rows["outcome"]) == ["applied", "failed", "applied"]
+    assert "must log in" in rows["error"][1]
+
+
+def test_batch_failure_message_names_the_change(sim: BoomiSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    _connect(sim, monkeypatch)
+    operator = BoomiApplyAccessChangesOperator(
+        task_id="apply",
+        changes=[
+            {"action": "assign_role", "user_id": _email(sim, "zoe.angstrom"), "role": "Auditor"},
+            {
+                "action": "add_group_role",
+                "user_id": _email(sim, "new.hire"),
+                "role": "Developer",
+                "account_group": "Sandbox",
+            },
+        ],
+    )
+    with pytest.raises(AirflowException) as caught:
+        operator.execute({})  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert "1 of 2" in message
+    assert f"change #2 add_group_role 'Developer' for {_email(sim, 'new.hire')} in group Sandbox" in message
+    assert "must log in" in message
+
+
+def test_refusals_fail_without_retry(sim: BoomiSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    _connect(sim, monkeypatch)
+    operator = BoomiRevokeRoleOperator(
+        task_id="revoke", user_id=_email(sim, "only.standard"), role="Standard User"
+    )
+    with pytest.raises(AirflowFailException, match="never deleted"):
+        operator.execute({})  # type: ignore[arg-type]
+    too_many = BoomiApplyAccessChangesOperator(
+        task_id="apply",
+        max_changes=1,
+        changes=[
+            {"action": "assign_role", "user_id": _email(sim, f"u{i}"), "role": "Auditor"} for i in range(2)
+        ],
+    )
+    with pytest.raises(AirflowFailException, match="max_changes"):
+        too_many.execute({})  # type: ignore[arg-type]
+    assert _writes(sim) == []
