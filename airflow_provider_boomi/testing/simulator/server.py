@@ -175,6 +175,8 @@ class Dispatcher:
     def _answer(self, method: str, target: Target, headers: dict[str, str], body: bytes) -> Response:
         if not self._authenticated(headers.get("authorization", "")):
             return error_response(401, UNAUTHORIZED)
+        if target.object_type is None:
+            return error_response(404, "Endpoint is invalid or no longer exists.")
         if target.account_id != self.router.state.account_id:
             return error_response(403, f"{FORBIDDEN} The user has no access to account {target.account_id}.")
         if not self.api_privileges:
