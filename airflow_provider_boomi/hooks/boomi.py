@@ -8,7 +8,7 @@ import math
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from airflow.sdk import BaseHook
+from airflow.sdk import BaseHook, Connection
 
 from airflow_provider_boomi.client import DEFAULT_BASE_URL, BoomiClient, ClientConfig
 from airflow_provider_boomi.get_provider_info import UI_FIELD_BEHAVIOUR
@@ -53,7 +53,7 @@ class BoomiHook(BaseHook):
     def __init__(self, boomi_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.boomi_conn_id = boomi_conn_id
-        self._extras: dict[str, Any] | None = None
+        self._conn: Connection | None = None
         self._config: ClientConfig | None = None
         self._client: BoomiClient | None = None
 
@@ -71,14 +71,17 @@ class BoomiHook(BaseHook):
 
     # --- connection parsing ---------------------------------------------------------------------
 
+    def _connection(self) -> Connection:
+        # Looked up once: secrets backends may be remote and slow.
+        if self._conn is None:
+            self._conn = self.get_connection(self.boomi_conn_id)
+        return self._conn
+
     def _connection_extras(self) -> dict[str, Any]:
-        if self._extras is None:
-            conn = self.get_connection(self.boomi_conn_id)
-            extras = conn.extra_dejson
-            if not isinstance(extras, dict):
-                raise ValueError(f"Boomi connection {self.boomi_conn_id!r}: extra must be a JSON object")
-            self._extras = extras
-        return self._extras
+        extras = self._connection().extra_dejson
+        if not isinstance(extras, dict):
+            raise self._error("extra must be a JSON object")
+        return extras
 
     def _error(self, problem: str) -> ValueError:
         return ValueError(f"Boomi connection {self.boomi_conn_id!r}: {problem}")
@@ -87,7 +90,7 @@ class BoomiHook(BaseHook):
         """Build (once) the validated :class:`ClientConfig` from the connection."""
         if self._config is not None:
             return self._config
-        conn = self.get_connection(self.boomi_conn_id)
+        conn = self._connection()
         extras = self._connection_extras()
         account_id = str(extras.get("account_id") or "").strip()
         if not account_id:
