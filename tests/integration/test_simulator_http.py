@@ -349,6 +349,14 @@ def test_group_role_create_and_delete(fresh: BoomiSimulator) -> None:
     assert_error(s.delete(url(fresh, f"AccountGroupUserRole/{row['id']}")), 400, "No such")
 
 
+def test_chunked_request_body_is_read(sim: BoomiSimulator) -> None:
+    body = json.dumps(eq("name", "Support")).encode()
+    response = session(sim).post(url(sim, "Role/query"), data=iter([body[:10], body[10:]]))
+    assert response.status_code == 200
+    assert [r["name"] for r in response.json()["result"]] == ["Support"]
+    assert query(sim, "Role").status_code == 200  # the connection is still in step
+
+
 def test_xml_is_refused(sim: BoomiSimulator) -> None:
     response = session(sim).post(
         url(sim, "Role/query"), data="<x/>", headers={"Content-Type": "application/xml"}

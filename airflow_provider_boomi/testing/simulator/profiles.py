@@ -304,6 +304,7 @@ def build_state(
             resources=resources,
         )
     state.load_rows(data.user_roles, data.group_roles)
+    state.api_user_id = data.api_email
     return state
 
 

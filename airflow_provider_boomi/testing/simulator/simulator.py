@@ -80,7 +80,7 @@ class BoomiSimulator:
             primary=config.primary,
             advanced_user_security=config.advanced_user_security,
         )
-        self.email: str = config.email or next(u["userId"] for u in self.state.users())
+        self.email: str = config.email or self.state.api_user_id or ""
         self.token: str = config.token or make_token(config.seed)
         self._dispatcher = Dispatcher(
             ApiRouter(self.state, CursorStore(), config.groups_mode),

@@ -110,6 +110,8 @@ class SimulatorState:
         self.account_name = account_name
         self.primary = primary
         self.advanced_user_security = advanced_user_security
+        self.api_user_id: str | None = None
+        """The email of the API user (set by the profile loader)."""
         self._roles: dict[str, dict[str, Any]] = {}
         self._users: dict[str, _User] = {}  # key: lower-cased email
         self._aur: dict[str, dict[str, Any]] = {}
