@@ -95,7 +95,9 @@ class RoleCatalog:
     roles: dict[str, RoleInfo] = field(default_factory=dict)
 
     @classmethod
-    def from_api_rows(cls, rows: Iterable[Mapping[str, Any]], policy: PrivilegePolicy | None = None) -> RoleCatalog:
+    def from_api_rows(
+        cls, rows: Iterable[Mapping[str, Any]], policy: PrivilegePolicy | None = None
+    ) -> RoleCatalog:
         """Build the catalog from raw Role objects as Boomi returns them (lenient on missing keys)."""
         policy = policy or PrivilegePolicy()
         raw: dict[str, Mapping[str, Any]] = {}

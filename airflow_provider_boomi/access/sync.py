@@ -44,6 +44,9 @@ _CHAINS_FOR: Mapping[str, frozenset[str]] = {
 }
 
 _PAGE_QUEUE_SIZE = 64  # pages in flight between the fetching threads and the writer
+_PAGE_SIZE = 100  # Boomi's page size: a full first page means the chain goes on
+_SPLIT_CHAINS = 8  # chains the global-role rows are split into (see split_user_roles)
+_PROBE = "probe"  # context of the single AccountUserRole chain in "auto" split mode
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,12 @@ class SyncOptions:
             this only needs to cover rate x latency (10/s x 0.25 s = 2.5 in flight).
         account_groups_forbidden: on a 403 from AccountGroup (a non-primary account), ``"empty"``
             writes empty group tables and flags the manifest; ``"fail"`` fails the sync.
-        split_user_roles: ``"never"`` reads all AccountUserRole rows in one sequential chain (the
-            fewest calls); ``"by_role"`` reads them with one chain per role plus one chain for
-            rows naming roles the Role query did not return, so a long chain cannot become the
-            bottleneck at high latency (a few more calls).
+        split_user_roles: ``"never"`` reads all AccountUserRole rows in one sequential chain
+            (the fewest calls). ``"by_role"`` reads them in up to 8 chains, each over a share of
+            the roles, plus one chain for rows naming roles the Role query did not return, so a
+            long chain cannot become the bottleneck (about half a page more per chain).
+            ``"auto"`` (default) reads the first page of the single chain and splits only when
+            it is full, i.e. when there is more than one page of rows (one wasted call).
         progress_interval: seconds between progress lines in the log.
     """
 
@@ -68,21 +73,22 @@ class SyncOptions:
     privilege_policy: PrivilegePolicy = field(default_factory=PrivilegePolicy)
     max_workers: int = 8
     account_groups_forbidden: Literal["empty", "fail"] = "empty"
-    split_user_roles: Literal["never", "by_role"] = "never"
+    split_user_roles: Literal["never", "by_role", "auto"] = "auto"
     progress_interval: float = 10.0
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.resources if r not in ALL_RESOURCES]
         if unknown or not self.resources:
             raise ValueError(
-                f"resources must be a non-empty subset of {', '.join(ALL_RESOURCES)}; got {list(self.resources)}"
+                f"resources must be a non-empty subset of {', '.join(ALL_RESOURCES)}; "
+                f"got {list(self.resources)}"
             )
         if self.max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         if self.account_groups_forbidden not in ("empty", "fail"):
             raise ValueError("account_groups_forbidden must be 'empty' or 'fail'")
-        if self.split_user_roles not in ("never", "by_role"):
-            raise ValueError("split_user_roles must be 'never' or 'by_role'")
+        if self.split_user_roles not in ("never", "by_role", "auto"):
+            raise ValueError("split_user_roles must be 'never', 'by_role' or 'auto'")
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,8 @@ class _Progress:
         elapsed = max(time.monotonic() - self.started, 1e-9)
         stats = self.client.stats.as_dict()
         per_chain = ", ".join(
-            f"{chain}: {self.pages[chain]} pages / {self.rows.get(chain, 0)} rows" for chain in sorted(self.pages)
+            f"{chain}: {self.pages[chain]} pages / {self.rows.get(chain, 0)} rows"
+            for chain in sorted(self.pages)
         )
         log.info(
             "Boomi sync %s after %.1fs: %s; %d requests (%.1f/s), %.1fs waiting on the rate limiter, "
@@ -178,6 +185,7 @@ class _SyncRun:
         self.groups: dict[str, Mapping[str, Any]] = {}
         self.account_groups_available = "groups" in self.chains
         self.users: dict[str, _UserAggregate] = {}
+        self.split_requested = False
         self.pending_grants: list[tuple[str, Any, Any]] = []  # grant pages that arrived before the roles
         self.unknown_roles: dict[str, int] = {}
         self.unknown_groups: dict[str, int] = {}
@@ -185,7 +193,9 @@ class _SyncRun:
 
     # ---- fetching (worker threads) -------------------------------------------------------
 
-    def _start(self, chain: str, object_type: str, query_filter: QueryFilter | None, context: Any = None) -> None:
+    def _start(
+        self, chain: str, object_type: str, query_filter: QueryFilter | None, context: Any = None
+    ) -> None:
         self.running += 1
         self.pool.submit(self._fetch, chain, object_type, query_filter, context)
 
@@ -204,6 +214,11 @@ class _SyncRun:
             for page in self.client.query_pages(object_type, query_filter):
                 if self.cancelled.is_set():
                     return
+                if context == _PROBE and len(page) >= _PAGE_SIZE:
+                    # More than one page of rows: the writer thread restarts this chain split
+                    # by role; this page is dropped because the split chains read it again.
+                    self._put(("split", chain, None))
+                    return
                 self._put((chain, context, page))
             self._put(("done", chain, context))
         except BaseException as exc:  # handed to the writer thread, which decides
@@ -214,8 +229,11 @@ class _SyncRun:
     def run(self) -> None:
         if "roles" in self.chains:
             self._start("roles", "Role", None)
-        if "user_roles" in self.chains and self.options.split_user_roles == "never":
-            self._start("user_roles", "AccountUserRole", QueryFilter.equals("accountId", self.account_id))
+        if "user_roles" in self.chains and self.options.split_user_roles != "by_role":
+            probe = _PROBE if self.options.split_user_roles == "auto" else None
+            self._start(
+                "user_roles", "AccountUserRole", QueryFilter.equals("accountId", self.account_id), probe
+            )
         if "groups" in self.chains:
             self._start("groups", "AccountGroup", None)
         try:
@@ -243,6 +261,12 @@ class _SyncRun:
             self.running -= 1
             self._chain_failed(context, payload)
             return
+        if kind == "split":
+            self.running -= 1
+            self.split_requested = True
+            if self.catalog is not None:
+                self._start_user_role_chains_by_role()
+            return
         self.progress.page(kind, len(payload))
         if kind == "roles":
             self.role_rows.extend(payload)
@@ -261,7 +285,9 @@ class _SyncRun:
                 self._table("roles").write_batch(
                     [r.as_row() | {"name": r.name or ""} for r in self.catalog.roles.values()]
                 )
-            if "user_roles" in self.chains and self.options.split_user_roles == "by_role":
+            if "user_roles" in self.chains and (
+                self.options.split_user_roles == "by_role" or self.split_requested
+            ):
                 self._start_user_role_chains_by_role()
             for kind, context, payload in self.pending_grants:
                 self._write_grants(kind, context, payload)
@@ -289,11 +315,15 @@ class _SyncRun:
         assert self.catalog is not None
         account = QueryFilter.equals("accountId", self.account_id)
         role_ids = sorted(self.catalog.roles)
-        for role_id in role_ids:
-            self._start(
-                "user_roles", "AccountUserRole", QueryFilter.all_of(account, QueryFilter.equals("roleId", role_id))
-            )
-        # Rows naming a role the Role query did not return would be missed by per-role chains;
+        # A few chains, each over a share of the roles, cut the long chain to a fraction while
+        # adding only about half a page per chain (one chain per role would add half a page per
+        # role: 30 calls for 60 roles).
+        chains = min(_SPLIT_CHAINS, len(role_ids))
+        for i in range(chains):
+            share = [QueryFilter.equals("roleId", role_id) for role_id in role_ids[i::chains]]
+            roles = share[0] if len(share) == 1 else QueryFilter.any_of(*share)
+            self._start("user_roles", "AccountUserRole", QueryFilter.all_of(account, roles))
+        # Rows naming a role the Role query did not return would be missed by those chains;
         # one more chain for "none of the known roles" keeps the snapshot complete.
         others = [QueryFilter.not_equals("roleId", role_id) for role_id in role_ids]
         self._start("user_roles", "AccountUserRole", QueryFilter.all_of(account, *others))
@@ -418,14 +448,19 @@ class _SyncRun:
         for table in self.options.resources:
             self._table(table).write_batch([])
         for role_id, count in sorted(self.unknown_roles.items()):
-            self.warnings.append(f"{count} grant row(s) name role {role_id}, which the Role query did not return")
+            self.warnings.append(
+                f"{count} grant row(s) name role {role_id}, which the Role query did not return"
+            )
         for group_id, count in sorted(self.unknown_groups.items()):
             self.warnings.append(
-                f"{count} group-role row(s) name account group {group_id}, which the AccountGroup query did not return"
+                f"{count} group-role row(s) name account group {group_id}, "
+                "which the AccountGroup query did not return"
             )
         only_groups = sum(1 for u in self.users.values() if u.global_roles == 0)
         if only_groups and "users" in self.options.resources:
-            log.info("Boomi sync: %d user(s) hold only account-group roles (is_account_member false)", only_groups)
+            log.info(
+                "Boomi sync: %d user(s) hold only account-group roles (is_account_member false)", only_groups
+            )
 
 
 def _as_bool(value: Any) -> bool | None:
@@ -435,7 +470,9 @@ def _as_bool(value: Any) -> bool | None:
 
 
 def _describe(raw: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in raw.items() if k in ("id", "userId", "roleId", "accountGroupId"))
+    return ", ".join(
+        f"{k}={v!r}" for k, v in raw.items() if k in ("id", "userId", "roleId", "accountGroupId")
+    )
 
 
 def sync_account(
@@ -443,7 +480,7 @@ def sync_account(
     output_path: Any,
     *,
     options: SyncOptions | None = None,
-    storage_options: Mapping[str, Any] | None = None,
+    storage_options: dict[str, Any] | None = None,
     sync_id: str | None = None,
 ) -> SyncResult:
     """Sync one Boomi account into a new snapshot under ``output_path`` and return where it is.
@@ -454,7 +491,9 @@ def sync_account(
     """
     options = options or SyncOptions()
     started = time.monotonic()
-    writer = SnapshotWriter(output_path, client.config.account_id, sync_id=sync_id, storage_options=storage_options)
+    writer = SnapshotWriter(
+        output_path, client.config.account_id, sync_id=sync_id, storage_options=storage_options
+    )
     run = _SyncRun(client, writer, options)
     log.info(
         "Boomi sync of account %s started: sync_id %s, tables %s",
@@ -496,4 +535,3 @@ def sync_account(
         result.snapshot_path,
     )
     return result
-

@@ -32,7 +32,8 @@ class BoomiSyncOperator(BaseOperator):
     :param privileged_role_names: role names that are privileged (default Administrator).
     :param account_groups_forbidden: ``"empty"`` (default) treats a 403 on AccountGroup as a
         non-primary account; ``"fail"`` fails the task.
-    :param split_user_roles: ``"never"`` (fewest calls) or ``"by_role"`` (shorter chains).
+    :param split_user_roles: ``"auto"`` (default: split the global-role chain by role when it is
+        longer than one page), ``"never"`` (fewest calls) or ``"by_role"`` (always split).
     :param storage_options: fsspec options for a URL ``output_path`` (credentials belong in the
         storage's own configuration or an ``ObjectStoragePath`` connection, not here).
 
@@ -52,7 +53,7 @@ class BoomiSyncOperator(BaseOperator):
         privileged_privileges: Iterable[str] | None = None,
         privileged_role_names: Iterable[str] | None = None,
         account_groups_forbidden: Literal["empty", "fail"] = "empty",
-        split_user_roles: Literal["never", "by_role"] = "never",
+        split_user_roles: Literal["never", "by_role", "auto"] = "auto",
         max_workers: int = 8,
         storage_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
@@ -63,8 +64,12 @@ class BoomiSyncOperator(BaseOperator):
         # are kept under another name (the public argument stays ``resources``).
         self.sync_resources = list(resources) if resources is not None else None
         self.boomi_conn_id = boomi_conn_id
-        self.privileged_privileges = list(privileged_privileges) if privileged_privileges is not None else None
-        self.privileged_role_names = list(privileged_role_names) if privileged_role_names is not None else None
+        self.privileged_privileges = (
+            list(privileged_privileges) if privileged_privileges is not None else None
+        )
+        self.privileged_role_names = (
+            list(privileged_role_names) if privileged_role_names is not None else None
+        )
         self.account_groups_forbidden = account_groups_forbidden
         self.split_user_roles = split_user_roles
         self.max_workers = max_workers
@@ -77,7 +82,9 @@ class BoomiSyncOperator(BaseOperator):
             resources = [r.strip() for r in resources.split(",") if r.strip()]
         return SyncOptions(
             resources=tuple(resources) if resources else ALL_RESOURCES,
-            privilege_policy=PrivilegePolicy.from_lists(self.privileged_privileges, self.privileged_role_names),
+            privilege_policy=PrivilegePolicy.from_lists(
+                self.privileged_privileges, self.privileged_role_names
+            ),
             account_groups_forbidden=self.account_groups_forbidden,
             split_user_roles=self.split_user_roles,
             max_workers=self.max_workers,
@@ -87,7 +94,9 @@ class BoomiSyncOperator(BaseOperator):
         options = self._options()  # validate before any API call
         hook = BoomiHook(boomi_conn_id=self.boomi_conn_id)
         with hook.get_conn() as client:
-            result = sync_account(client, self.output_path, options=options, storage_options=self.storage_options)
+            result = sync_account(
+                client, self.output_path, options=options, storage_options=self.storage_options
+            )
         self._result = result
         facts = result.as_xcom()
         outlet_events = context.get("outlet_events")

@@ -10,7 +10,7 @@ import fsspec
 import pytest
 
 from airflow_provider_boomi.access.sync import SyncOptions, sync_account
-from airflow_provider_boomi.client import BoomiClient, ClientConfig
+from airflow_provider_boomi.client import BoomiClient, BoomiPermissionError, ClientConfig
 from airflow_provider_boomi.dataset import SnapshotStore
 from airflow_provider_boomi.dataset.schemas import TABLES
 from airflow_provider_boomi.testing.simulator import BoomiSimulator, FaultRule
@@ -43,7 +43,7 @@ def run_sync(sim: BoomiSimulator, out: object, **options: object) -> object:
         return sync_account(client, out, options=SyncOptions(**options))  # type: ignore[arg-type]
 
 
-def read(out: object, result: object, table: str):  # noqa: ANN201 - a pandas frame
+def read(out: object, result: object, table: str):
     store = SnapshotStore(out)
     return store.read_table(result.account_id, result.sync_id, table, as_="pandas")  # type: ignore[attr-defined]
 
@@ -77,7 +77,9 @@ def test_demo_snapshot_equals_simulator_state(demo: BoomiSimulator, tmp_path: Pa
     assert all(g.startswith("role:") and ":assigned:user:" in g for g in grants.grant_id)
 
     group_grants = read(tmp_path, result, "group_role_grants")
-    expected_group = {(r["id"], r["userId"], r["accountGroupId"], r["roleId"]) for r in demo.state.group_roles()}
+    expected_group = {
+        (r["id"], r["userId"], r["accountGroupId"], r["roleId"]) for r in demo.state.group_roles()
+    }
     actual_group = set(
         zip(
             group_grants.boomi_id,
@@ -95,7 +97,9 @@ def test_demo_snapshot_equals_simulator_state(demo: BoomiSimulator, tmp_path: Pa
     }
 
     users = read(tmp_path, result, "users")
-    sim_user_ids = {r["userId"] for r in demo.state.user_roles()} | {r["userId"] for r in demo.state.group_roles()}
+    sim_user_ids = {r["userId"] for r in demo.state.user_roles()} | {
+        r["userId"] for r in demo.state.group_roles()
+    }
     assert set(users.user_id) == sim_user_ids
     global_counts = Counter(r["userId"] for r in demo.state.user_roles())
     for row in users.itertuples():
@@ -120,7 +124,9 @@ def test_second_sync_shows_exactly_the_two_changes(demo: BoomiSimulator, tmp_pat
     revoked = next(r for r in demo.state.user_roles() if counts[r["userId"]] >= 2)
     demo.state.revoke_role(revoked["userId"], revoked["roleId"])
     group = demo.state.account_groups()[0]
-    held = {(r["userId"], r["roleId"]) for r in demo.state.group_roles() if r["accountGroupId"] == group["id"]}
+    held = {
+        (r["userId"], r["roleId"]) for r in demo.state.group_roles() if r["accountGroupId"] == group["id"]
+    }
     user = next(
         u["userId"]
         for u in demo.state.users()
@@ -191,9 +197,11 @@ def test_non_primary_account_gives_empty_group_tables(groups_mode: str, tmp_path
 
 
 def test_forbidden_account_groups_can_fail_the_sync(tmp_path: Path) -> None:
-    with BoomiSimulator(profile="non_primary", rate_limit=None, groups_mode="forbidden") as sim:
-        with pytest.raises(Exception, match="403|ermission"):
-            run_sync(sim, tmp_path, account_groups_forbidden="fail")
+    with (
+        BoomiSimulator(profile="non_primary", rate_limit=None, groups_mode="forbidden") as sim,
+        pytest.raises(BoomiPermissionError, match="403"),
+    ):
+        run_sync(sim, tmp_path, account_groups_forbidden="fail")
     assert not list(tmp_path.rglob("manifest.json"))
 
 
@@ -221,5 +229,8 @@ def test_memory_filesystem_destination(demo: BoomiSimulator) -> None:
     assert fs.exists(f"{result.snapshot_path}/manifest.json")
     store = SnapshotStore(out)
     assert [s.sync_id for s in store.snapshots(demo.account_id)] == [result.sync_id]
-    assert len(store.read_table(demo.account_id, result.sync_id, "users", as_="arrow")) == result.row_counts["users"]
+    assert (
+        len(store.read_table(demo.account_id, result.sync_id, "users", as_="arrow"))
+        == result.row_counts["users"]
+    )
     fs.rm("/boomi-sync-test", recursive=True)

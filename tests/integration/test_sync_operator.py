@@ -11,18 +11,20 @@ from airflow_provider_boomi.dataset import SnapshotStore
 from airflow_provider_boomi.testing.simulator import BoomiSimulator
 from tests.conftest import load_dag
 
-DAG_SOURCE = '''
+DAG_SOURCE = """
 import pendulum
 from airflow.sdk import Asset, dag, task
 from airflow_provider_boomi.operators.sync import BoomiSyncOperator
 
 SNAPSHOT = Asset(name="test_boomi_snapshot")
 
-@dag(dag_id="test_boomi_sync_operator", schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False,
-     params={"out": "", "resources": None})
+@dag(dag_id="test_boomi_sync_operator", schedule=None, start_date=pendulum.datetime(2026, 1, 1),
+     catchup=False, params={"out": "", "resources": None})
 def test_boomi_sync_operator():
     sync = BoomiSyncOperator(task_id="sync", output_path="{{ params.out }}", outlets=[SNAPSHOT])
-    roles_only = BoomiSyncOperator(task_id="roles_only", output_path="{{ params.out }}/roles", resources=["roles"])
+    roles_only = BoomiSyncOperator(
+        task_id="roles_only", output_path="{{ params.out }}/roles", resources=["roles"]
+    )
 
     @task
     def check(result):
@@ -32,7 +34,7 @@ def test_boomi_sync_operator():
     check(sync.output) >> roles_only
 
 dag_object = test_boomi_sync_operator()
-'''
+"""
 
 
 def test_sync_operator_in_dag_test(dag_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
