@@ -1,0 +1,94 @@
+"""Writing a campaign's files: the workbooks, the report, and campaign.json last.
+
+``campaign.json`` is written after the other files and pins them by SHA-256, like a snapshot
+manifest: a directory without it is not a campaign, and a report or blank workbook can later be
+shown to be the one that was sent out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .campaign import CAMPAIGN_FILE, Campaign
+from .report import render_report
+from .workbook import COLUMNS, write_csv, write_xlsx
+
+__all__ = ["CampaignFiles", "write_campaign"]
+
+
+@dataclass(frozen=True)
+class CampaignFiles:
+    """Paths of the files :func:`write_campaign` wrote.
+
+    Attributes:
+        workbook_csv: the CSV workbook.
+        workbook_xlsx: the XLSX workbook (dropdown on ``decision``).
+        report_html: the self-contained HTML report.
+        campaign_json: metadata, items and file hashes.
+    """
+
+    workbook_csv: Path
+    workbook_xlsx: Path
+    report_html: Path
+    campaign_json: Path
+
+    def to_dict(self) -> dict[str, str]:
+        """Paths as strings (small enough for XCom)."""
+        return {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _replace_atomically(tmp: Path, final: Path) -> Path:
+    os.replace(tmp, final)
+    return final
+
+
+def write_campaign(campaign: Campaign, out_dir: str | os.PathLike[str]) -> CampaignFiles:
+    """Write the reviewer files of ``campaign`` into ``out_dir`` (created if missing).
+
+    Files: ``{campaign_id}-review.csv``, ``{campaign_id}-review.xlsx``,
+    ``{campaign_id}-report.html`` and ``campaign.json`` (written last). Writing again replaces
+    them; each file is written under a temporary name and renamed, so readers never see half a
+    file.
+    """
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    base = campaign.campaign_id
+    csv_path = directory / f"{base}-review.csv"
+    xlsx_path = directory / f"{base}-review.xlsx"
+    html_path = directory / f"{base}-report.html"
+    json_path = directory / CAMPAIGN_FILE
+
+    written = []
+    for final, write in (
+        (csv_path, lambda p: write_csv(campaign, p)),
+        (xlsx_path, lambda p: write_xlsx(campaign, p)),
+        (html_path, lambda p: p.write_text(render_report(campaign), encoding="utf-8")),
+    ):
+        tmp = final.with_name(f".{final.name}.tmp")
+        write(tmp)
+        written.append(_replace_atomically(tmp, final))
+
+    data = campaign.to_dict()
+    data["columns"] = list(COLUMNS)
+    data["files"] = {
+        key: {"name": path.name, "sha256": _sha256(path), "bytes": path.stat().st_size}
+        for key, path in zip(("workbook_csv", "workbook_xlsx", "report_html"), written, strict=True)
+    }
+    tmp = json_path.with_name(f".{CAMPAIGN_FILE}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+    _replace_atomically(tmp, json_path)
+    return CampaignFiles(
+        workbook_csv=csv_path, workbook_xlsx=xlsx_path, report_html=html_path, campaign_json=json_path
+    )

@@ -1,0 +1,213 @@
+"""The campaign's HTML report: one self-contained file, inline CSS and hand-made SVG charts.
+
+No JavaScript, no fonts, no CDN, no external images: the report is audit evidence that must
+open the same way years later, offline, and must not call anywhere when opened. Every value
+from Boomi is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+from typing import Any
+
+from .campaign import Campaign, ReviewItem
+
+__all__ = ["bar_chart", "render_report"]
+
+#: Rows shown per table; the workbook has everything, the report is the overview.
+TABLE_LIMIT = 500
+#: Bars per chart; the rest is summed into one "other" bar.
+CHART_BARS = 15
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:2rem;color:#1f2933;
+max-width:1100px}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d9e2ec;
+padding-bottom:.3rem}
+.meta{color:#52606d;font-size:.9rem}
+.cards{display:flex;flex-wrap:wrap;gap:.75rem;margin:1rem 0}
+.card{border:1px solid #d9e2ec;border-radius:6px;padding:.6rem .9rem;min-width:8rem}
+.card .n{font-size:1.4rem;font-weight:600}.card .l{color:#52606d;font-size:.8rem}
+table{border-collapse:collapse;width:100%;font-size:.85rem}
+th,td{border-bottom:1px solid #e4e7eb;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f0f4f8}
+.added{color:#1c7c54}.removed{color:#b42318}.flag{font-size:.75rem;background:#fde68a;border-radius:3px;
+padding:0 .3rem;margin-left:.3rem}
+.note{color:#52606d;font-size:.85rem}
+svg text{font-family:inherit;font-size:12px;fill:#1f2933}
+"""
+
+
+def _top(counts: Mapping[str, int], limit: int = CHART_BARS) -> list[tuple[str, int]]:
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if len(ranked) <= limit:
+        return ranked
+    head = ranked[: limit - 1]
+    return [*head, (f"other ({len(ranked) - len(head)})", sum(v for _, v in ranked[limit - 1 :]))]
+
+
+def bar_chart(
+    title: str, data: Sequence[tuple[str, int]], *, width: int = 720, color: str = "#3e7cb1"
+) -> str:
+    """A horizontal bar chart as an inline ``<svg>`` element.
+
+    Args:
+        title: accessible title of the chart.
+        data: (label, value) pairs, drawn in the given order.
+        width: total width in pixels.
+        color: bar fill.
+    """
+    bar, gap, label_w, value_w = 18, 6, 260, 60
+    height = max(1, len(data)) * (bar + gap) + gap
+    plot_w = width - label_w - value_w
+    peak = max((v for _, v in data), default=0) or 1
+    parts = [
+        f'<svg role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><title>{escape(title)}</title>'
+    ]
+    if not data:
+        parts.append(f'<text x="0" y="{bar}">no data</text>')
+    for index, (label, value) in enumerate(data):
+        y = gap + index * (bar + gap)
+        w = max(1.0, plot_w * value / peak) if value else 0.0
+        short = label if len(label) <= 38 else label[:36] + "…"
+        parts.append(
+            f"<g><title>{escape(label)}: {value}</title>"
+            f'<text x="{label_w - 8}" y="{y + bar - 5}" text-anchor="end">{escape(short)}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar}" fill="{color}" rx="2"></rect>'
+            f'<text x="{label_w + w + 6:.1f}" y="{y + bar - 5}">{value}</text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], total: int) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    note = ""
+    if total > TABLE_LIMIT:
+        note = f'<p class="note">Showing {TABLE_LIMIT} of {total}; the workbook lists every item.</p>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+
+
+def _flags(item: ReviewItem) -> str:
+    flags = [
+        ("new", item.is_new),
+        ("never reviewed", item.never_reviewed),
+        ("only via group", item.only_via_group),
+    ]
+    return "".join(f'<span class="flag">{label}</span>' for label, on in flags if on)
+
+
+def _change_rows(changes: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    rows = []
+    for c in changes[:TABLE_LIMIT]:
+        kind = str(c.get("change_type", ""))
+        rows.append(
+            [
+                f'<span class="{escape(kind)}">{escape(kind)}</span>',
+                escape(str(c.get("email") or c.get("user_id") or "")),
+                escape(str(c.get("role_name") or c.get("role_id") or "")),
+                escape(str(c.get("account_group_name") or c.get("account_group_id") or "")),
+                "yes" if c.get("is_privileged") else "",
+            ]
+        )
+    return rows
+
+
+def render_report(campaign: Campaign) -> str:
+    """The report of ``campaign`` as one HTML document (a string)."""
+    summary = campaign.summary()
+    cards = [
+        ("review items", summary["items"]),
+        ("users", summary["users"]),
+        ("global grants", summary["global_grants"]),
+        ("group grants", summary["group_grants"]),
+        ("privileged grants", summary["privileged"]),
+        ("new since last review", summary["new"]),
+        ("never reviewed", summary["never_reviewed"]),
+        ("users only via groups", summary["only_via_group_users"]),
+        ("reviewers", summary["reviewers"]),
+        ("without reviewer", summary["without_reviewer"]),
+    ]
+    card_html = "".join(
+        f'<div class="card"><div class="n">{value}</div><div class="l">{escape(label)}</div></div>'
+        for label, value in cards
+    )
+
+    changes = sorted(
+        campaign.changes,
+        key=lambda c: (str(c.get("change_type")), str(c.get("user_id")), str(c.get("grant_id"))),
+    )
+    if campaign.previous_sync_id is None:
+        changes_html = (
+            '<p class="note">This is the first snapshot of the account: nothing to compare with.</p>'
+        )
+    elif not changes:
+        changes_html = (
+            f'<p class="note">No grant changed since snapshot {escape(campaign.previous_sync_id)}.</p>'
+        )
+    else:
+        changes_html = (
+            f'<p class="note">Compared with snapshot {escape(campaign.previous_sync_id)}: '
+            f"{summary['changes_added']} added, {summary['changes_removed']} removed.</p>"
+            + _table(["change", "user", "role", "group", "privileged"], _change_rows(changes), len(changes))
+        )
+
+    privileged = [i for i in campaign.items if i.is_privileged]
+    privileged_rows = [
+        [
+            escape(i.email or i.user_id) + _flags(i),
+            escape(i.name),
+            escape(i.role_label),
+            escape(i.group_label) or "<em>global</em>",
+            escape(i.reviewer or ""),
+        ]
+        for i in privileged[:TABLE_LIMIT]
+    ]
+    privileged_html = (
+        _table(["user", "name", "role", "group", "reviewer"], privileged_rows, len(privileged))
+        if privileged
+        else '<p class="note">No privileged grants.</p>'
+    )
+
+    by_role = Counter(i.role_label for i in campaign.items)
+    by_group = Counter(i.group_label for i in campaign.items if i.grant_kind == "group_role")
+    by_reviewer = Counter(i.reviewer or "(no reviewer)" for i in campaign.items)
+    group_chart = (
+        bar_chart("Group grants by account group", _top(by_group), color="#7b61a8")
+        if by_group
+        else '<p class="note">No account-group grants.</p>'
+    )
+    reviewer_rows = [[escape(name), str(count)] for name, count in sorted(by_reviewer.items())]
+
+    title = f"Access review {campaign.campaign_id}"
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<h1>{escape(title)}</h1>
+<p class="meta">Account {escape(campaign.account_id)} · snapshot {escape(campaign.sync_id)} taken
+{escape(campaign.synced_at.isoformat())} · campaign created {escape(campaign.created_at.isoformat())}</p>
+<h2 id="summary">Summary</h2>
+<div class="cards">{card_html}</div>
+<h2 id="changes">Changes since the last snapshot</h2>
+{changes_html}
+<h2 id="privileged">Privileged access</h2>
+{privileged_html}
+<h2 id="by-role">Grants by role</h2>
+{bar_chart("Grants by role", _top(by_role))}
+<h2 id="by-group">Grants by account group</h2>
+{group_chart}
+<h2 id="reviewers">Items per reviewer</h2>
+{_table(["reviewer", "items"], reviewer_rows, len(reviewer_rows))}
+</body>
+</html>
+"""
