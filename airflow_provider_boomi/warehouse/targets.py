@@ -382,7 +382,8 @@ class DbApiTarget(WarehouseTarget):
 
     def _run(self, con: Any, driver: Any) -> Iterator[Session]:
         dialect, style = self._resolve(driver)
-        if getattr(driver, "autocommit", False):
+        # "is True": sqlite3 on Python 3.12+ reports -1 (legacy transaction control), not autocommit.
+        if getattr(driver, "autocommit", False) is True:
             raise ValueError(
                 "the connection is in autocommit mode; a load must be one transaction. "
                 "Pass a connection with autocommit off."

@@ -157,6 +157,8 @@ def test_dbapi_connection_factory_with_executemany(engine: Any, schema: str, sto
     # Mixing loaders on one schema is fine: the same SQL, the same tables.
     load_snapshot(SqlAlchemyTarget(engine, schema=schema), store, fx.ACCOUNT, S3)
     assert target.query(f"SELECT count(*) FROM {schema}.boomi_users WHERE sync_id = ?", [S3]) == [(5,)]
+    with psycopg.connect(dsn, autocommit=True) as autocommit, pytest.raises(ValueError, match="autocommit"):
+        load_snapshot(DbApiTarget(autocommit, schema=schema), store, fx.ACCOUNT, S3)
 
 
 def test_a_failed_load_rolls_back(engine: Any, schema: str, store: SnapshotStore) -> None:
