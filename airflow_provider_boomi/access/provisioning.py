@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import difflib
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from airflow_provider_boomi.access.changes import (
@@ -98,11 +100,15 @@ class ProvisioningOptions:
     :param provisioning_enabled: changes are refused unless true (the connection extra).
     :param dry_run: read state and plan, change nothing (allowed even when disabled).
     :param max_changes: the largest batch :meth:`Provisioner.apply_all` accepts.
+    :param max_workers: users whose changes are applied concurrently. Every request still goes
+        through the account's one rate limiter, so this only fills the limit (rate x latency
+        requests in flight); changes to one user always run in order, on one thread.
     """
 
     provisioning_enabled: bool = False
     dry_run: bool = False
     max_changes: int = DEFAULT_MAX_CHANGES
+    max_workers: int = 8
 
     def __post_init__(self) -> None:
         if (
@@ -111,6 +117,12 @@ class ProvisioningOptions:
             or self.max_changes < 1
         ):
             raise ValueError(f"max_changes must be an integer >= 1, got {self.max_changes!r}")
+        if (
+            isinstance(self.max_workers, bool)
+            or not isinstance(self.max_workers, int)
+            or self.max_workers < 1
+        ):
+            raise ValueError(f"max_workers must be an integer >= 1, got {self.max_workers!r}")
 
 
 @dataclass
@@ -205,6 +217,8 @@ class Provisioner:
         self._ledger = ledger
         self._catalog: RoleCatalog | None = None
         self._groups: list[AccountGroup] | None = None
+        self._record_lock = threading.Lock()
+        self._catalog_lock = threading.Lock()
 
     # --- public -----------------------------------------------------------------------------------
 
@@ -216,11 +230,13 @@ class Provisioner:
         return self.apply_all([change])[0]
 
     def apply_all(self, changes: Sequence[AccessChange]) -> list[ChangeResult]:
-        """Validate every change, then apply them one by one in the given order.
+        """Validate every change, then apply them: each user's changes in the given order.
 
         Order matters when several changes touch one user (assign a role, then revoke another:
-        the revoke sees the new role and needs no Standard User safeguard). A change that fails
-        does not stop the others.
+        the revoke sees the new role and needs no Standard User safeguard), so one user's
+        changes run in sequence on one thread; different users' changes run concurrently
+        (``max_workers``) under the account's rate limiter. A change that fails does not stop
+        the others. Results come back in the order of ``changes``.
 
         :raises ProvisioningInputError: a change is invalid (nothing was sent to Boomi).
         :raises TooManyChangesError: more than ``max_changes`` changes (nothing was sent;
@@ -241,15 +257,34 @@ class Provisioner:
                         _Draft(change, self.options.dry_run).unresolved().finish(REFUSED, error=message)
                     )
                 raise TooManyChangesError(message)
-            for change in changes:
-                result = self._apply_one(change)
-                self._record(result)
-                results.append(result)
+            results = self._apply_by_user(changes)
         finally:
             # A run that fails halfway must still leave the changes it made on record.
             if self._ledger is not None:
                 self._ledger.flush()
         return results
+
+    def _apply_by_user(self, changes: Sequence[AccessChange]) -> list[ChangeResult]:
+        by_user: dict[str, list[int]] = {}
+        for index, change in enumerate(changes):
+            by_user.setdefault(change.user_id.strip().lower(), []).append(index)
+        results: list[ChangeResult | None] = [None] * len(changes)
+
+        def apply_for_user(indices: list[int]) -> None:
+            for index in indices:
+                result = self._apply_one(changes[index])
+                self._record(result)
+                results[index] = result
+
+        workers = min(self.options.max_workers, len(by_user))
+        if workers <= 1:
+            for indices in by_user.values():
+                apply_for_user(indices)
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="boomi-provision") as pool:
+                for future in [pool.submit(apply_for_user, indices) for indices in by_user.values()]:
+                    future.result()
+        return [result for result in results if result is not None]
 
     def resolve_role(self, reference: str, *, is_id: bool = False) -> RoleInfo:
         """The role with this id or (unless ``is_id``) this name.
@@ -597,15 +632,20 @@ class Provisioner:
 
     # --- catalogs ---------------------------------------------------------------------------------
 
+    # Read lazily (a refused change needs no call at all) and once, under a lock, because the
+    # worker threads of a batch share them.
+
     def _roles(self) -> RoleCatalog:
-        if self._catalog is None:
-            self._catalog = RoleCatalog.from_api_rows(self._client.query("Role"))
-        return self._catalog
+        with self._catalog_lock:
+            if self._catalog is None:
+                self._catalog = RoleCatalog.from_api_rows(self._client.query("Role"))
+            return self._catalog
 
     def _account_groups(self) -> list[AccountGroup]:
-        if self._groups is None:
-            self._groups = list(self._client.query_account_groups())
-        return self._groups
+        with self._catalog_lock:
+            if self._groups is None:
+                self._groups = list(self._client.query_account_groups())
+            return self._groups
 
     # --- ledger -----------------------------------------------------------------------------------
 
@@ -623,7 +663,8 @@ class Provisioner:
             f" error: {result.error}" if result.error else "",
         )
         if self._ledger is not None:
-            self._ledger.record(result)
+            with self._record_lock:  # the ledger's buffer is shared by the worker threads
+                self._ledger.record(result)
 
 
 def _find(
