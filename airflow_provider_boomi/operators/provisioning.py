@@ -85,7 +85,7 @@ def _describe(index: int, result: ChangeResult) -> str:
 class _BoomiProvisioningOperator(BaseOperator):
     """Shared execution: hook, guards, ledger, summary and the failure rule."""
 
-    template_fields: Sequence[str] = ("ledger_path", "is_dry_run", "reason")
+    template_fields: Sequence[str] = ("boomi_conn_id", "ledger_path", "is_dry_run", "reason")
 
     def __init__(
         self,
@@ -115,11 +115,12 @@ class _BoomiProvisioningOperator(BaseOperator):
         dry_run = _as_bool(self.is_dry_run, "dry_run")
         try:
             changes = self._build_changes()
+            max_changes = self._max_changes()
         except ValueError as exc:
             raise AirflowFailException(f"invalid access changes: {exc}") from exc
         hook = BoomiHook(boomi_conn_id=self.boomi_conn_id)
         options = ProvisioningOptions(
-            provisioning_enabled=hook.provisioning_enabled, dry_run=dry_run, max_changes=self._max_changes()
+            provisioning_enabled=hook.provisioning_enabled, dry_run=dry_run, max_changes=max_changes
         )
         ledger_path = self.ledger_path or None
         ledger: LedgerWriter | None = None
@@ -310,29 +311,35 @@ class BoomiApplyAccessChangesOperator(_BoomiProvisioningOperator):
     """Apply a batch of access changes from a list or a file (JSON, CSV or Parquet).
 
     Every change is validated before any call, and a batch larger than ``max_changes`` is
-    refused whole. Changes are applied in the given order (so several changes to one user
-    happen in order); one that fails does not stop the others, and the task fails at the end
-    naming every change that failed or was refused.
+    refused whole. Each user's changes are applied in the given order; different users'
+    changes run concurrently under the account's rate limit. One that fails does not stop the
+    others, and the task fails at the end naming every change that failed or was refused.
 
     :param changes: a list of dicts with ``action`` (``assign_role``, ``revoke_role``,
         ``add_group_role``, ``remove_group_role``), ``user_id``, ``role`` or ``role_id``,
         ``account_group`` or ``account_group_id``, and optionally ``first_name``,
         ``last_name``, ``notify_user``, ``reason``.
     :param changes_path: a file with the same columns (local path or fsspec URL).
-    :param max_changes: the largest batch accepted (default 25).
+    :param max_changes: the largest batch accepted (default 25). Templated, so a DAG can take it
+        from a ``Param``.
     :param reason: default justification for changes that carry none.
 
     Other parameters as for :class:`BoomiAssignRoleOperator`.
     """
 
-    template_fields: Sequence[str] = (*_BoomiProvisioningOperator.template_fields, "changes", "changes_path")
+    template_fields: Sequence[str] = (
+        *_BoomiProvisioningOperator.template_fields,
+        "changes",
+        "changes_path",
+        "max_changes",
+    )
 
     def __init__(
         self,
         *,
         changes: Sequence[Mapping[str, Any] | AccessChange] | None = None,
         changes_path: str | None = None,
-        max_changes: int = DEFAULT_MAX_CHANGES,
+        max_changes: int | str = DEFAULT_MAX_CHANGES,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -340,14 +347,14 @@ class BoomiApplyAccessChangesOperator(_BoomiProvisioningOperator):
             raise ValueError("give changes (a list of dicts) or changes_path (a JSON, CSV or Parquet file)")
         if changes is not None and changes_path is not None:
             raise ValueError("give either changes or changes_path, not both")
-        if isinstance(max_changes, bool) or not isinstance(max_changes, int) or max_changes < 1:
-            raise ValueError(f"max_changes must be an integer >= 1, got {max_changes!r}")
+        if not isinstance(max_changes, str):  # a template is checked once rendered
+            _as_max_changes(max_changes)
         self.changes = changes
         self.changes_path = changes_path
         self.max_changes = max_changes
 
     def _max_changes(self) -> int:
-        return self.max_changes
+        return _as_max_changes(self.max_changes)
 
     def _build_changes(self) -> list[AccessChange]:
         if self.changes_path:
@@ -362,6 +369,14 @@ class BoomiApplyAccessChangesOperator(_BoomiProvisioningOperator):
         if self.reason:
             loaded = [c if c.reason else _with_reason(c, self.reason) for c in loaded]
         return loaded
+
+
+def _as_max_changes(value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_changes must be an integer >= 1, got {value!r}")
+    return value
 
 
 def _with_reason(change: AccessChange, reason: str) -> AccessChange:
