@@ -4,8 +4,9 @@ Layout: a directory of part files ``part-<UTC timestamp>-<random>.parquet`` at t
 user chooses (local or any fsspec URL). Appending writes a new part file and never rewrites an
 old one, so concurrent tasks cannot clobber each other and object stores (which cannot append
 to a file) work the same as a local disk. Rows are buffered and written at least every
-``flush_every`` changes and when the writer closes, so a run that dies halfway still leaves the
-changes it made on record.
+``flush_every`` changes and when the writer closes, so a run that fails halfway still leaves the
+changes it made on record; the provisioner also flushes after every change that may have
+written to Boomi, so that holds for a process killed outright too.
 """
 
 from __future__ import annotations

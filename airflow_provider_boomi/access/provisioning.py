@@ -589,7 +589,16 @@ class Provisioner:
     # --- verification and unknown outcomes --------------------------------------------------------
 
     def _verify(self, draft: _Draft, check: Callable[[], tuple[bool, str | None]], note: str) -> ChangeResult:
-        holds, boomi_id = check()
+        try:
+            holds, boomi_id = check()
+        except BoomiError as exc:
+            # Boomi answered the write with success, so the change is made; only the proof is
+            # missing. Reporting it failed would put a change the account now has on record as
+            # never made (and a 401/403 mid-batch is exactly when this happens).
+            return draft.finish(
+                APPLIED,
+                verification=f"not verified: Boomi accepted the change but reading it back failed ({exc})",
+            )
         draft.boomi_id = draft.boomi_id or boomi_id
         if holds:
             return draft.finish(APPLIED, verification=note)
@@ -665,6 +674,11 @@ class Provisioner:
         if self._ledger is not None:
             with self._record_lock:  # the ledger's buffer is shared by the worker threads
                 self._ledger.record(result)
+                if not result.dry_run and result.outcome in (APPLIED, FAILED):
+                    # A change that may have written to Boomi goes to storage before the next
+                    # one starts: a task killed outright (SIGKILL, OOM, a lost worker) runs no
+                    # finally block, and the buffer would take its record of the change with it.
+                    self._ledger.flush()
 
 
 def _find(
