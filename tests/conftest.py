@@ -58,16 +58,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_HOME, ignore_errors=True)
 
 
-def load_dag(path: Path, dag_id: str):
-    """Import a DAG file by path and return the DAG ``dag_id`` it defines."""
-    import importlib.util
+def load_dag(path: Path, dag_id: str):  # noqa: ANN201 - an airflow.sdk.DAG
+    """Parse one DAG file as the DAG processor would and return its DAG ``dag_id``."""
+    from airflow.dag_processing.dagbag import DagBag
 
-    from airflow.sdk import DAG
-
-    spec = importlib.util.spec_from_file_location(f"dag_under_test_{path.stem}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    dags = [v for v in vars(module).values() if isinstance(v, DAG) and v.dag_id == dag_id]
-    assert dags, f"{path} defines no DAG {dag_id!r} at module level"
-    return dags[0]
+    bag = DagBag(dag_folder=str(path))
+    assert not bag.import_errors, bag.import_errors
+    dag = bag.get_dag(dag_id)
+    assert dag is not None, f"{path} defines no DAG {dag_id!r}"
+    return dag
