@@ -58,7 +58,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_HOME, ignore_errors=True)
 
 
-def load_dag(path: Path, dag_id: str):  # noqa: ANN201 - an airflow.sdk.DAG
+def load_dag(path: Path, dag_id: str):
     """Parse one DAG file as the DAG processor would and return its DAG ``dag_id``."""
     from airflow.dag_processing.dagbag import DagBag
 
