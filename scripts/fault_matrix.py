@@ -87,7 +87,7 @@ class MatrixSettings:
     seed: int = 0
     backoff_initial: float = 0.01
     backoff_max: float = 0.1
-    max_retries: int = 6
+    max_retries: int = 8
     timeout: float = 5.0
     include_kill: bool = True
 
@@ -783,9 +783,9 @@ def _scenarios(ctx: _Context) -> Iterable[tuple[str, str, Callable[..., MatrixRo
     batch = partial(_provisioning_case, ctx)
     yield "none (baseline)", "sync", partial(sync, expected="completes; the reference data")
     yield (
-        "503 storm: half of all requests, 60 in all",
+        "503 storm: 30% of all requests, up to 40",
         "sync",
-        partial(sync, faults=[FaultRule("503", probability=0.5, count=60)]),
+        partial(sync, faults=[FaultRule("503", probability=0.3, count=40)]),
     )
     yield (
         "429 with Retry-After: 0.05 s, 10 requests",
@@ -893,9 +893,9 @@ def _scenarios(ctx: _Context) -> Iterable[tuple[str, str, Callable[..., MatrixRo
     # Provisioning: the batch of _batch() under one fault at a time, then a fault-free retry.
     operation = "provisioning batch"
     yield (
-        "503 storm: half of all requests, 30 in all",
+        "503 storm: 30% of all requests, up to 20",
         operation,
-        partial(batch, faults=[FaultRule("503", probability=0.5, count=30)], expect_failures=False),
+        partial(batch, faults=[FaultRule("503", probability=0.3, count=20)], expect_failures=False),
     )
     yield (
         "500 burst on writes: 2 creates, 1 delete",
@@ -943,6 +943,9 @@ def _scenarios(ctx: _Context) -> Iterable[tuple[str, str, Callable[..., MatrixRo
             batch,
             faults=[FaultRule("slow", operation="query", after=2, count=4, delay=1.0)],
             client_overrides=timeout,
+            # On a loaded machine an ordinary write may miss the short timeout too: that change
+            # then fails naming the timeout, and the retry must still settle it exactly once.
+            causes=("no usable response",),
             expect_failures=False,
         ),
     )
