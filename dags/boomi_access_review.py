@@ -6,9 +6,10 @@ account-group roles), flagged privileged, new since the previous review, never r
 held only through an account group, each with a reviewer from the owners mapping. It writes,
 for reviewers who never open Airflow:
 
-* ``workbook.csv`` and ``workbook.xlsx`` with an empty ``decision`` column (keep / revoke);
-* ``report.html``, self-contained: summary, changes since the previous snapshot, privileged
-  access, charts of grants by role and by group;
+* ``{campaign_id}-review.csv`` and ``{campaign_id}-review.xlsx`` with an empty ``decision``
+  column (keep / revoke);
+* ``{campaign_id}-report.html``, self-contained: summary, changes since the previous snapshot,
+  privileged access, charts of grants by role and by group;
 * ``campaign.json``, the campaign itself (what decisions are validated against).
 
 Send the filled workbook back through ``boomi_apply_review_decisions``.

@@ -44,7 +44,8 @@ _CHAINS_FOR: Mapping[str, frozenset[str]] = {
 }
 
 _PAGE_QUEUE_SIZE = 64  # pages in flight between the fetching threads and the writer
-_PAGE_SIZE = 100  # Boomi's page size: a full first page means the chain goes on
+_PAGE_SIZE = 100  # Boomi's page size: a full page means the chain goes on
+_PROBE_PAGES = 3  # full pages after which the single AccountUserRole chain is split
 _SPLIT_CHAINS = 8  # chains the global-role rows are split into (see split_user_roles)
 _PROBE = "probe"  # context of the single AccountUserRole chain in "auto" split mode
 
@@ -64,8 +65,9 @@ class SyncOptions:
             (the fewest calls). ``"by_role"`` reads them in up to 8 chains, each over a share of
             the roles, plus one chain for rows naming roles the Role query did not return, so a
             long chain cannot become the bottleneck (about half a page more per chain).
-            ``"auto"`` (default) reads the first page of the single chain and splits only when
-            it is full, i.e. when there is more than one page of rows (one wasted call).
+            ``"auto"`` (default) starts the single chain and splits it only after its first
+            three pages all come back full, i.e. when the account has more than 300 global role
+            rows (those three calls are then wasted; smaller accounts keep the single chain).
         progress_interval: seconds between progress lines in the log.
     """
 
@@ -152,7 +154,8 @@ class _Progress:
             for chain in sorted(self.pages)
         )
         log.info(
-            "Boomi sync %s after %.1fs: %s; %d requests (%.1f/s), %.1fs waiting on the rate limiter, "
+            "Boomi sync %s after %.1fs: %s; %d requests (%.1f/s), %.1fs of thread time waiting on the "
+            "rate limiter, "
             "%d retries, %d throttled (503/429)",
             label,
             elapsed,
@@ -210,15 +213,22 @@ class _SyncRun:
                 continue
 
     def _fetch(self, chain: str, object_type: str, query_filter: QueryFilter | None, context: Any) -> None:
+        probed: list[list[dict[str, Any]]] = []
         try:
             for page in self.client.query_pages(object_type, query_filter):
                 if self.cancelled.is_set():
                     return
-                if context == _PROBE and len(page) >= _PAGE_SIZE:
-                    # More than one page of rows: the writer thread restarts this chain split
-                    # by role; this page is dropped because the split chains read it again.
+                if context == _PROBE:
+                    # Hold the first pages back: if they are all full, the chain is long enough to
+                    # be the bottleneck, and the writer thread restarts it split by role (these
+                    # pages are dropped, since the split chains read them again).
+                    probed.append(page)
+                    if len(page) < _PAGE_SIZE or len(probed) < _PROBE_PAGES:
+                        continue
                     self._put(("split", chain, None))
                     return
+                self._put((chain, context, page))
+            for page in probed:  # a short chain: keep what the probe read
                 self._put((chain, context, page))
             self._put(("done", chain, context))
         except BaseException as exc:  # handed to the writer thread, which decides

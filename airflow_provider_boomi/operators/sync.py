@@ -33,7 +33,9 @@ class BoomiSyncOperator(BaseOperator):
     :param account_groups_forbidden: ``"empty"`` (default) treats a 403 on AccountGroup as a
         non-primary account; ``"fail"`` fails the task.
     :param split_user_roles: ``"auto"`` (default: split the global-role chain by role when it is
-        longer than one page), ``"never"`` (fewest calls) or ``"by_role"`` (always split).
+        longer than three pages), ``"never"`` (fewest calls) or ``"by_role"`` (always split).
+    :param max_workers: concurrent query chains (default 8); the account's rate limiter caps the
+        request rate whatever this is.
     :param storage_options: fsspec options for a URL ``output_path`` (credentials belong in the
         storage's own configuration or an ``ObjectStoragePath`` connection, not here).
 
