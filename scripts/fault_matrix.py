@@ -799,7 +799,7 @@ def _scenarios(ctx: _Context) -> Iterable[tuple[str, str, Callable[..., MatrixRo
         partial(sync, faults=[FaultRule("502", after=2, count=4), FaultRule("504", after=6, count=4)]),
     )
     yield (
-        "dropped connections: 30% of requests, 12 in all",
+        "dropped connections: 30% of requests, up to 12",
         "sync",
         partial(sync, faults=[FaultRule("drop", probability=0.3, count=12)]),
     )
