@@ -36,8 +36,18 @@ typecheck: install
 docs: install
 	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
 
+## End-to-end only: a real scheduler, DAG processor and API server run the asset flow.
+e2e: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e
+
+## The fault matrix; rewrites docs/reliability.md and fails if any row fails.
+reliability: install
+	$(BIN)/python scripts/fault_matrix.py
+
+## Quick benchmarks (scaled setting); see benchmarks/*.py for the realistic setting and --results.
 bench: install
-	$(BIN)/python benchmarks/sync_benchmark.py --setting scaled
+	$(BIN)/python benchmarks/sync_benchmark.py --setting scaled --half-rate
+	$(BIN)/python benchmarks/provisioning_benchmark.py --setting scaled
 
 ## Rebuild the lock from the current venv (after changing dependencies on purpose).
 lock:
