@@ -21,19 +21,17 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from sync_benchmark import SETTINGS, Simulator  # noqa: E402
+from sync_benchmark import SETTINGS, Simulator, run_child  # noqa: E402
 
 STRATEGIES = {"provider": 8, "sequential": 1}
 CALLS_PER_CHANGE = 3
@@ -101,18 +99,6 @@ def child_main(args: argparse.Namespace) -> None:
     )
 
 
-def run_child(strategy: str, facts: Path, batch: Path, rate: float) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", strategy, "--facts", str(facts), "--batch", str(batch)]
-    cmd += ["--rate", str(rate)]
-    done = subprocess.run(
-        cmd, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"}
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"{strategy} failed:\n{done.stderr[-3000:]}")
-    return dict(json.loads(lines[-1][len("RESULT ") :]))
-
-
 HEADER = "| setting | strategy | R | L | changes | outcomes | calls | min calls | wall s | bound s | wall/bound | 503s |"  # noqa: E501
 
 
@@ -146,7 +132,16 @@ def main() -> None:
             for strategy in args.strategies:
                 sim = Simulator("large", rate, latency, Path(tmp))
                 try:
-                    r = run_child(strategy, sim.facts_file, batch, rate)
+                    r = run_child(
+                        __file__,
+                        strategy,
+                        "--facts",
+                        str(sim.facts_file),
+                        "--batch",
+                        str(batch),
+                        "--rate",
+                        str(rate),
+                    )
                 finally:
                     sim.stop()
                 outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["outcomes"].items()))

@@ -187,9 +187,9 @@ class Simulator:
         self.proc.wait(timeout=30)
 
 
-def run_child(strategy: str, facts_file: Path, rate: float, split: str) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--child", strategy, "--facts", str(facts_file), "--rate", str(rate)]
-    cmd += ["--split", split]
+def run_child(script: str, strategy: str, *args: str) -> dict[str, Any]:
+    """Run ``script --child strategy *args`` in a fresh process; return its RESULT line as a dict."""
+    cmd = [sys.executable, script, "--child", strategy, *args]
     done = subprocess.run(
         cmd, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore"}
     )
@@ -210,7 +210,16 @@ def measure(setting: str, args: argparse.Namespace, workdir: Path) -> list[dict[
         sim = Simulator(args.profile, server_rate, latency, workdir)
         try:
             strategy = label.split("@")[0]
-            outcome = run_child(strategy, sim.facts_file, client_rate, args.split)
+            outcome = run_child(
+                __file__,
+                strategy,
+                "--facts",
+                str(sim.facts_file),
+                "--rate",
+                str(client_rate),
+                "--split",
+                args.split,
+            )
         finally:
             sim.stop()
         if "shape" in outcome and shape is None:

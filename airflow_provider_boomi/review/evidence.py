@@ -9,7 +9,6 @@ snapshot, and an index with the sha256 of every file so the bundle can be checke
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -21,19 +20,12 @@ from typing import Any
 from airflow_provider_boomi.access.ledger import read_ledger
 from airflow_provider_boomi.dataset import SnapshotStore
 from airflow_provider_boomi.review.campaign import load_campaign
+from airflow_provider_boomi.review.output import file_sha256
 
 INDEX_JSON = "index.json"
 INDEX_MD = "index.md"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _write_json(path: Path, data: Any) -> Path:
@@ -120,7 +112,7 @@ def write_evidence_bundle(
     files = [
         {
             "path": rel,
-            "sha256": _sha256(bundle / rel),
+            "sha256": file_sha256(bundle / rel),
             "bytes": (bundle / rel).stat().st_size,
             "description": text,
         }

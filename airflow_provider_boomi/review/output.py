@@ -41,7 +41,8 @@ class CampaignFiles:
         return {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB blocks (campaign files, evidence bundles)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -83,7 +84,7 @@ def write_campaign(campaign: Campaign, out_dir: str | os.PathLike[str]) -> Campa
     data = campaign.to_dict()
     data["columns"] = list(COLUMNS)
     data["files"] = {
-        key: {"name": path.name, "sha256": _sha256(path), "bytes": path.stat().st_size}
+        key: {"name": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size}
         for key, path in zip(("workbook_csv", "workbook_xlsx", "report_html"), written, strict=True)
     }
     tmp = json_path.with_name(f".{CAMPAIGN_FILE}.tmp")
