@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_boomi.dataset import SnapshotStore
-from airflow_provider_boomi.testing.simulator import BoomiSimulator
+from airflow_provider_boomi.testing.simulator import BoomiSimulator, FaultRule
 from tests.conftest import load_dag
 
 DAG_SOURCE = """
@@ -79,3 +79,48 @@ def test_sync_operator_in_dag_test(dag_folder: Path, tmp_path: Path, monkeypatch
         )
         extras = [e.extra for e in events]
     assert any(extra.get("sync_id") == latest.sync_id for extra in extras)
+
+
+FAILING_DAG = """
+import pendulum
+from airflow.sdk import dag
+from airflow_provider_boomi.operators.sync import BoomiSyncOperator
+
+@dag(dag_id="test_boomi_sync_operator_fails", schedule=None, start_date=pendulum.datetime(2026, 1, 1),
+     catchup=False, params={"out": ""})
+def test_boomi_sync_operator_fails():
+    BoomiSyncOperator(task_id="sync", output_path="{{ params.out }}", retries=0)
+
+test_boomi_sync_operator_fails()
+"""
+
+
+def test_sync_that_fails_midway_fails_the_task_and_leaves_no_snapshot(
+    dag_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dag_file = dag_folder / "test_boomi_sync_operator_fails.py"
+    dag_file.write_text(FAILING_DAG)
+    broken = FaultRule(kind="500", object_type="AccountGroupUserRole", after=2, count=None)
+    with BoomiSimulator(profile="demo", rate_limit=None, faults=[broken]) as sim:
+        connection = json.loads(sim.connection_json())
+        connection["extra"].update({"max_retries": 1, "max_retry_time": 5})
+        monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", json.dumps(connection))
+        run = load_dag(dag_file, "test_boomi_sync_operator_fails").test(run_conf={"out": str(tmp_path)})
+    assert run.state == "failed"
+    assert SnapshotStore(tmp_path).snapshots(sim.account_id) == []
+    assert not list(tmp_path.rglob("manifest.json")) and not list(tmp_path.rglob("*.parquet"))
+
+
+def test_openlineage_facets_name_the_account_and_the_tables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_boomi.operators.sync import BoomiSyncOperator
+
+    with BoomiSimulator(profile="demo", rate_limit=None) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", sim.connection_json())
+        operator = BoomiSyncOperator(task_id="sync", output_path=str(tmp_path))
+        result = operator.execute(context={})  # type: ignore[arg-type]
+        lineage = operator.get_openlineage_facets_on_complete(task_instance=None)
+    assert [d.name for d in lineage.inputs] == [sim.account_id]
+    outputs = {d.name: d.outputFacets["outputStatistics"].rowCount for d in lineage.outputs}
+    assert outputs == {f"{result['snapshot_path']}/{t}.parquet": n for t, n in result["row_counts"].items()}
