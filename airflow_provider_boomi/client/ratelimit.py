@@ -19,7 +19,18 @@ MIN_RATE = 0.5
 """Floor of the adaptive rate (requests per second) after repeated throttling."""
 
 RECOVERY_STEP = 0.05
-"""Share of the configured rate regained per second of successful requests."""
+"""Share of the configured rate regained per second of successful requests, well below the rate
+at which Boomi last pushed back."""
+
+SLOW_RECOVERY_STEP = 0.005
+"""Share of the configured rate regained per second once the pace is back near the rate at which
+Boomi last pushed back (:data:`PROBE_FRACTION` of it). A server whose real limit is below the
+configured one throttles again as soon as the pace exceeds it; probing slowly there turns a
+503 every few seconds into one a minute, while a limit that was only briefly lower is still
+regained within minutes."""
+
+PROBE_FRACTION = 0.9
+"""Fraction of the last throttled rate up to which the pace recovers quickly."""
 
 THROTTLE_COOLDOWN = 1.0
 """Seconds during which further throttle signals are treated as the same event.
@@ -76,6 +87,8 @@ class RateLimiter:
         self._last_refill = now
         self._last_change = now
         self._last_throttle = -math.inf
+        # The pace in force when Boomi last answered 503/429: recovery slows down near it.
+        self._throttled_at = math.inf
 
     @property
     def rate(self) -> float:
@@ -126,10 +139,12 @@ class RateLimiter:
             self._refill(now)
             self._last_throttle = now
             self._last_change = now
+            self._throttled_at = self._current
             self._current = max(min(MIN_RATE, self._rate), self._current * 0.5)
 
     def on_success(self) -> None:
-        """A request succeeded: regain 5% of the configured rate per second of success."""
+        """A request succeeded: regain pace, quickly up to 90% of the last throttled rate
+        (5% of the configured rate per second of success), slowly above it (0.5% per second)."""
         with self._lock:
             if self._current >= self._rate:
                 return
@@ -138,7 +153,13 @@ class RateLimiter:
             if steps < 1:
                 return
             self._refill(now)
-            self._current = min(self._rate, self._current + steps * RECOVERY_STEP * self._rate)
+            seconds = float(steps)
+            fast_until = PROBE_FRACTION * self._throttled_at
+            if self._current < fast_until:
+                fast_gain = min(fast_until - self._current, seconds * RECOVERY_STEP * self._rate)
+                self._current += fast_gain
+                seconds -= fast_gain / (RECOVERY_STEP * self._rate)
+            self._current = min(self._rate, self._current + seconds * SLOW_RECOVERY_STEP * self._rate)
             self._last_change = now
 
     def lower_rate(self, rate: float) -> None:

@@ -126,9 +126,30 @@ def test_recovery_five_percent_per_second() -> None:
     clock.now += 1.0
     lim.on_success()
     assert lim.current_rate == pytest.approx(6.0)
-    clock.now += 100
+    clock.now += 300
     lim.on_success()
     assert lim.current_rate == 10  # capped at the configured rate
+
+
+def test_recovery_slows_near_the_rate_that_was_throttled() -> None:
+    clock = FakeClock()
+    lim = limiter(10, clock)
+    lim.on_throttled()  # throttled at 10: fast recovery up to 9
+    clock.now += 8
+    lim.on_success()
+    assert lim.current_rate == pytest.approx(9.0)
+    clock.now += 1
+    lim.on_success()
+    assert lim.current_rate == pytest.approx(9.05)  # 0.5% of 10 per second above 90%
+    clock.now += 5
+    lim.on_throttled()  # the server's real limit is lower: throttled again at 9.05
+    throttled_at = 9.05
+    assert lim.current_rate == pytest.approx(throttled_at / 2)
+    clock.now += 20
+    lim.on_success()
+    # quickly back to 90% of the throttled pace, then 0.5%/s of the configured rate
+    fast_seconds = (0.9 * throttled_at - throttled_at / 2) / 0.5
+    assert lim.current_rate == pytest.approx(0.9 * throttled_at + (20 - fast_seconds) * 0.05)
 
 
 def test_concurrent_reservations_are_all_distinct() -> None:
