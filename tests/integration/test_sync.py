@@ -234,3 +234,14 @@ def test_memory_filesystem_destination(demo: BoomiSimulator) -> None:
         == result.row_counts["users"]
     )
     fs.rm("/boomi-sync-test", recursive=True)
+
+
+def test_object_storage_path_destination(demo: BoomiSimulator, tmp_path: Path) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    out = ObjectStoragePath(f"file://{tmp_path}/snapshots")
+    result = run_sync(demo, out)
+    store = SnapshotStore(out)
+    assert [s.sync_id for s in store.snapshots(demo.account_id)] == [result.sync_id]
+    assert store.verify(demo.account_id, result.sync_id) == []
+    assert (tmp_path / "snapshots" / f"account_id={demo.account_id}").is_dir()
