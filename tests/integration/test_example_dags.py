@@ -243,6 +243,27 @@ def test_jit_access_grants_waits_and_revokes(sim: BoomiSimulator, dag_folder: Pa
     assert len(creates) == 1 and creates[0].request_body.get("notifyUser") is False
 
 
+def test_jit_access_leaves_a_role_the_user_already_held(
+    sim: BoomiSimulator, dag_folder: Path, tmp_path: Path
+) -> None:
+    auditor = sim.state.role_by_name("Auditor")
+    assert auditor is not None
+    user = next(r["userId"] for r in sim.state.user_roles() if r["roleId"] == auditor["id"])
+    conf = {
+        "user_id": user,
+        "role": "Auditor",
+        "duration_minutes": 0.01,
+        "justification": "already has it",
+        "ledger_path": str(tmp_path / "ledger"),
+    }
+    result = run(dag_folder, "boomi_jit_access.py", conf)
+    states = task_states(result)
+    assert result.state == "success", states
+    assert states["revoke"] == "skipped"
+    assert auditor["id"] in {r["roleId"] for r in sim.state.user_roles() if r["userId"] == user}
+    assert list(read_ledger(str(tmp_path / "ledger"))["outcome"]) == ["already_satisfied"]
+
+
 def test_jit_access_refuses_too_long_a_duration(
     sim: BoomiSimulator, dag_folder: Path, tmp_path: Path
 ) -> None:
