@@ -2,7 +2,8 @@
 
 Boomi's rate limit is per account, so accounts sync independently: dynamic task mapping
 creates one ``BoomiSyncOperator`` task per connection id, and the executor spreads them over
-its workers. Each account's snapshots live under the same ``output_path``
+its workers. A connection to an account already in the list is skipped, so one account is never
+synced twice at once. Each account's snapshots live under the same ``output_path``
 (``account_id=.../sync_id=...``). A final task summarises the row counts of every account.
 
 Parameters: ``boomi_conn_ids`` (the list of connection ids, one per account) and
@@ -38,9 +39,21 @@ DATA_DIR = os.environ.get("BOOMI_DATA_DIR", "/tmp/airflow-provider-boomi")
 def boomi_multi_account_sync() -> None:
     @task
     def connections(params: dict[str, Any] | None = None) -> list[str]:
-        """The connection ids to sync, without duplicates (two syncs of one account would share its limit)."""
+        """One connection per account: two syncs of one account would compete for its rate limit."""
+        from airflow_provider_boomi.hooks.boomi import BoomiHook
+
         assert params is not None
-        return list(dict.fromkeys(params["boomi_conn_ids"]))
+        chosen: dict[tuple[str, str], str] = {}
+        for conn_id in params["boomi_conn_ids"]:
+            config = BoomiHook(boomi_conn_id=conn_id).get_config()
+            account = (config.base_url, config.account_id)
+            if account in chosen:
+                print(
+                    f"skipping {conn_id}: account {config.account_id} is already synced by {chosen[account]}"
+                )
+                continue
+            chosen[account] = conn_id
+        return list(chosen.values())
 
     syncs = BoomiSyncOperator.partial(
         task_id="sync",

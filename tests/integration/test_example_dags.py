@@ -290,12 +290,16 @@ def test_multi_account_sync_maps_over_connections(
     ):
         monkeypatch.setenv("AIRFLOW_CONN_BOOMI_FIRST", first.connection_json())
         monkeypatch.setenv("AIRFLOW_CONN_BOOMI_SECOND", second.connection_json())
+        monkeypatch.setenv("AIRFLOW_CONN_BOOMI_FIRST_AGAIN", first.connection_json())
+        conn_ids = ["boomi_first", "boomi_second", "boomi_first_again"]
         result = run(
             dag_folder,
             "boomi_multi_account_sync.py",
-            {"boomi_conn_ids": ["boomi_first", "boomi_second"], "output_path": str(tmp_path / "snapshots")},
+            {"boomi_conn_ids": conn_ids, "output_path": str(tmp_path / "snapshots")},
         )
         assert result.state == "success", task_states(result)
+        syncs = [ti for ti in result.get_task_instances() if ti.task_id == "sync"]
+        assert len(syncs) == 2, "a second connection to the same account is not synced twice"
         store = SnapshotStore(tmp_path / "snapshots")
         assert sorted(store.accounts()) == sorted([first.account_id, second.account_id])
         for sim in (first, second):
