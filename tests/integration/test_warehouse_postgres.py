@@ -7,13 +7,9 @@ skip only when no PostgreSQL answers at ``BOOMI_TEST_POSTGRES_URL`` (default
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,23 +22,11 @@ from airflow_provider_boomi.warehouse import (
     WarehouseTarget,
     load_snapshot,
 )
+from tests.unit import test_warehouse_snapshots as fx
 
 POSTGRES_URL = os.environ.get("BOOMI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def _fixture_module() -> ModuleType:
-    # The scenario lives with the unit tests; imported by path so any pytest import mode works.
-    name = "boomi_test_warehouse_snapshots"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "unit" / "test_warehouse_snapshots.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-fx = _fixture_module()
 S1, S2, S3 = fx.SYNC_IDS
 T1, T2, T3 = fx.TIMES
 

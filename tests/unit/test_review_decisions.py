@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,21 +22,8 @@ from airflow_provider_boomi.review import (
     record_decisions,
     write_campaign,
 )
+from tests.unit import test_warehouse_snapshots as fx
 
-
-def _fixture_module() -> ModuleType:
-    # The scenario of the warehouse tests, imported by path so any pytest import mode works.
-    name = "boomi_test_warehouse_snapshots"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_warehouse_snapshots.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-fx = _fixture_module()
 BOB_DEV = fx.global_grant_id("bob@x.com", fx.DEV)
 DAVE_G1 = fx.group_grant_id("dave@x.com", fx.G1, fx.ADMIN)
 ERIN_ADMIN = fx.global_grant_id("erin@x.com", fx.ADMIN)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -21,22 +18,8 @@ from airflow_provider_boomi.warehouse import (
     load_snapshot,
     loaded_snapshots,
 )
+from tests.unit import test_warehouse_snapshots as fx
 
-
-def _fixture_module() -> ModuleType:
-    # Imported by path: works in every pytest import mode (see test_warehouse_snapshots.py).
-    name = "boomi_test_warehouse_snapshots"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_warehouse_snapshots.py")
-        )
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-fx = _fixture_module()
 S1, S2, S3 = fx.SYNC_IDS
 T1, T2, T3 = fx.TIMES
 

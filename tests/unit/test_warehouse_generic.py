@@ -6,32 +6,15 @@ runs the code path every non-PostgreSQL, non-DuckDB common-sql database takes.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sqlite3
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from airflow_provider_boomi.warehouse import DbApiTarget, load_snapshot, sql_type
 from airflow_provider_boomi.warehouse.targets import _convert_placeholders
-
-
-def _fixture_module() -> ModuleType:
-    # Imported by path: works in every pytest import mode (see test_warehouse_snapshots.py).
-    name = "boomi_test_warehouse_snapshots"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_warehouse_snapshots.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-fx = _fixture_module()
+from tests.unit import test_warehouse_snapshots as fx
 
 
 def test_sqlite_load_views_and_json_lists(tmp_path: Path) -> None:
