@@ -112,6 +112,17 @@ def _fill_workbook(campaign_dir: Path, revoke: set[str], out: Path) -> Path:
     return out
 
 
+def apply_conf(campaign_dir: Path, workbook: Path, data: Path) -> dict[str, str]:
+    """Params of boomi_apply_review_decisions, everything under the test's folder."""
+    return {
+        "campaign_dir": str(campaign_dir),
+        "workbook_path": str(workbook),
+        "output_path": str(data / "snapshots"),
+        "ledger_path": str(data / "ledger"),
+        "evidence_path": str(data / "evidence"),
+    }
+
+
 def test_apply_review_decisions_revokes_verifies_and_writes_evidence(
     sim: BoomiSimulator, dag_folder: Path, tmp_path: Path
 ) -> None:
@@ -136,13 +147,7 @@ def test_apply_review_decisions_revokes_verifies_and_writes_evidence(
     applied = run(
         dag_folder,
         "boomi_apply_review_decisions.py",
-        {
-            "campaign_dir": str(campaign_dir),
-            "workbook_path": str(workbook),
-            "output_path": str(tmp_path / "snapshots"),
-            "ledger_path": str(tmp_path / "ledger"),
-            "evidence_path": str(tmp_path / "evidence"),
-        },
+        apply_conf(campaign_dir, workbook, tmp_path),
     )
     assert applied.state == "success", task_states(applied)
 
@@ -189,13 +194,7 @@ def test_apply_review_decisions_with_only_keeps_changes_nothing(
     applied = run(
         dag_folder,
         "boomi_apply_review_decisions.py",
-        {
-            "campaign_dir": str(campaign_dir),
-            "workbook_path": str(workbook),
-            "output_path": str(tmp_path / "snapshots"),
-            "ledger_path": str(tmp_path / "ledger"),
-            "evidence_path": str(tmp_path / "evidence"),
-        },
+        apply_conf(campaign_dir, workbook, tmp_path),
     )
     states = task_states(applied)
     assert applied.state == "success", states
