@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 _SYNC_ID_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
-_SYNC_ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}$")
+_SYNC_ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{12}$")
 # Characters that would change the meaning of a path (traversal, separators, hive partition
 # syntax) or of a glob/URL built from it. Whitespace is refused because it is invisible in
 # logs and a common copy-paste accident.
@@ -41,16 +41,17 @@ def _require_utc(value: datetime, what: str) -> datetime:
 
 
 def new_sync_id(now: datetime | None = None) -> str:
-    """Return a new sync id such as ``20261127T163512.048113Z-3fa9c1``.
+    """Return a new sync id such as ``20261127T163512.048113Z-3fa9c1e07b52``.
 
     The UTC timestamp (to the microsecond, so two syncs a moment apart still sort in the order
-    they started) makes ids sort by time; the 6 random hex digits make ids unique.
+    they started) makes ids sort by time; 12 random hex digits (48 bits) make ids unique: 6 collided
+    about once in 130 runs of 500 ids drawn for the same microsecond.
 
     Args:
         now: the time to encode; a timezone-aware datetime. Defaults to the current time.
     """
     moment = datetime.now(UTC) if now is None else _require_utc(now, "now")
-    return f"{moment.strftime(_SYNC_ID_TIME_FORMAT)}-{secrets.token_hex(3)}"
+    return f"{moment.strftime(_SYNC_ID_TIME_FORMAT)}-{secrets.token_hex(6)}"
 
 
 def _validate_component(value: object, what: str) -> str:

@@ -14,7 +14,7 @@ from airflow_provider_boomi.dataset.paths import resolve_location
 
 def test_sync_id_shape() -> None:
     sync_id = new_sync_id(datetime(2026, 11, 27, 16, 35, 12, tzinfo=UTC))
-    assert re.fullmatch(r"20261127T163512\.\d{6}Z-[0-9a-f]{6}", sync_id)
+    assert re.fullmatch(r"20261127T163512\.\d{6}Z-[0-9a-f]{12}", sync_id)
 
 
 def test_sync_id_converts_to_utc() -> None:
