@@ -856,12 +856,12 @@ def _scenarios(ctx: _Context) -> Iterable[tuple[str, str, Callable[..., MatrixRo
         ),
     )
     yield (
-        "403 on account groups, account_groups_forbidden='fail'",
+        "403 on account groups, account_groups_unavailable='fail'",
         "sync",
         partial(
             sync,
             sim_kwargs={"primary": False, "groups_mode": "forbidden"},
-            options=SyncOptions(account_groups_forbidden="fail"),
+            options=SyncOptions(account_groups_unavailable="fail"),
             expect_failure=("HTTP 403", "AccountGroup", "primary"),
         ),
     )

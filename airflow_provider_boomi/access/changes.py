@@ -26,6 +26,7 @@ __all__ = [
     "REFUSED",
     "REMOVE_GROUP_ROLE",
     "REVOKE_ROLE",
+    "USER_NOT_FOUND",
     "AccessChange",
     "ChangeResult",
     "changes_from_records",
@@ -46,7 +47,10 @@ ALREADY_SATISFIED: Final = "already_satisfied"
 REFUSED: Final = "refused"
 FAILED: Final = "failed"
 PLANNED: Final = "planned"
-OUTCOMES: Final[tuple[str, ...]] = (APPLIED, ALREADY_SATISFIED, REFUSED, FAILED, PLANNED)
+USER_NOT_FOUND: Final = "user_not_found"
+"""A revoke or remove found the user under no spelling Boomi holds: nothing was changed, and
+the access cannot be shown absent (the id may be misspelt), so it is not a success."""
+OUTCOMES: Final[tuple[str, ...]] = (APPLIED, ALREADY_SATISFIED, REFUSED, FAILED, PLANNED, USER_NOT_FOUND)
 """Every outcome a change can end with."""
 
 
@@ -105,8 +109,8 @@ class ChangeResult:
 
     @property
     def ok(self) -> bool:
-        """False when the change failed or was refused."""
-        return self.outcome not in (FAILED, REFUSED)
+        """False when the change failed, was refused, or its user was not found."""
+        return self.outcome not in (FAILED, REFUSED, USER_NOT_FOUND)
 
     def summary(self) -> dict[str, Any]:
         """The small, secret-free dict the operators put in XCom."""

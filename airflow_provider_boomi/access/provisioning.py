@@ -20,10 +20,12 @@ from __future__ import annotations
 import difflib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Literal
 
+from airflow_provider_boomi.access.catalog import RoleSource
 from airflow_provider_boomi.access.changes import (
     ADD_GROUP_ROLE,
     ALREADY_SATISFIED,
@@ -35,6 +37,7 @@ from airflow_provider_boomi.access.changes import (
     REFUSED,
     REMOVE_GROUP_ROLE,
     REVOKE_ROLE,
+    USER_NOT_FOUND,
     AccessChange,
     ChangeResult,
 )
@@ -61,6 +64,7 @@ from airflow_provider_boomi.client import (
 
 __all__ = [
     "DEFAULT_MAX_CHANGES",
+    "AmbiguousUserError",
     "Provisioner",
     "ProvisioningOptions",
     "ResolutionError",
@@ -89,6 +93,19 @@ class ResolutionError(LookupError):
     """A role or account group named in a change is unknown or ambiguous."""
 
 
+class AmbiguousUserError(ResolutionError):
+    """Boomi holds one email under more than one spelling (a case-sensitive Boomi, §g.4)."""
+
+
+def _refuse_ambiguous(typed: str, spellings: set[str]) -> None:
+    if len(spellings) > 1:
+        raise AmbiguousUserError(
+            f"user id {typed!r} matches {len(spellings)} users Boomi holds separately: "
+            f"{', '.join(sorted(spellings))} (their ids differ only in case; reference §g.4). Nothing was "
+            "changed: give the exact spelling of the user meant"
+        )
+
+
 class TooManyChangesError(ValueError):
     """A batch is larger than ``max_changes``; nothing was sent to Boomi."""
 
@@ -100,6 +117,9 @@ class ProvisioningOptions:
     :param provisioning_enabled: changes are refused unless true (the connection extra).
     :param dry_run: read state and plan, change nothing (allowed even when disabled).
     :param max_changes: the largest batch :meth:`Provisioner.apply_all` accepts.
+    :param user_id_matching: how Boomi matches ``userId`` in filters (reference §g.4):
+        ``"detect"`` (default: asked once per provisioner, two reads), ``"insensitive"`` or
+        ``"sensitive"`` (then the user's spelling is found by one scan of the account's rows).
     :param max_workers: users whose changes are applied concurrently. Every request still goes
         through the account's one rate limiter, so this only fills the limit (rate x latency
         requests in flight); changes to one user always run in order, on one thread.
@@ -109,6 +129,7 @@ class ProvisioningOptions:
     dry_run: bool = False
     max_changes: int = DEFAULT_MAX_CHANGES
     max_workers: int = 8
+    user_id_matching: Literal["detect", "insensitive", "sensitive"] = "detect"
 
     def __post_init__(self) -> None:
         if (
@@ -123,6 +144,11 @@ class ProvisioningOptions:
             or self.max_workers < 1
         ):
             raise ValueError(f"max_workers must be an integer >= 1, got {self.max_workers!r}")
+        if self.user_id_matching not in ("detect", "insensitive", "sensitive"):
+            raise ValueError(
+                "user_id_matching must be 'detect', 'insensitive' or 'sensitive', "
+                f"got {self.user_id_matching!r}"
+            )
 
 
 @dataclass
@@ -216,7 +242,10 @@ class Provisioner:
         self.options = options or ProvisioningOptions()
         self._ledger = ledger
         self._catalog: RoleCatalog | None = None
+        self._role_source: RoleSource | None = None
         self._groups: list[AccountGroup] | None = None
+        self._matching: str | None = None  # detected userId matching (§g.4)
+        self._spellings: dict[str, set[str]] | None = None  # lower-cased id -> Boomi's spellings
         self._record_lock = threading.Lock()
         self._catalog_lock = threading.Lock()
 
@@ -297,6 +326,10 @@ class Provisioner:
         if by_id:
             return by_id[0]
         account = self._client.config.account_id
+        if is_id or is_assignable_role_id(ref):
+            fetched = self._role_by_id(ref)
+            if fetched is not None:
+                return fetched
         if is_id:
             raise ResolutionError(
                 f"no role with id {ref!r} in account {account} "
@@ -392,6 +425,8 @@ class Provisioner:
                 return self._add_group_role(draft, role, group.id)
             if change.action == REMOVE_GROUP_ROLE:
                 return self._remove_group_role(draft, role, group.id)
+        except AmbiguousUserError as exc:
+            return draft.finish(REFUSED, error=str(exc))
         except ResolutionError as exc:
             return draft.finish(FAILED, error=str(exc))
         except BoomiError as exc:
@@ -399,19 +434,131 @@ class Provisioner:
             return draft.finish(FAILED, error=str(exc))
         raise AssertionError(f"unhandled action {change.action!r}")  # validation rejects unknown actions
 
-    # --- global roles -----------------------------------------------------------------------------
+    # --- users -----------------------------------------------------------------------------------
 
-    def _user_rows(self, user_id: str) -> list[AccountUserRole]:
-        rows = self._client.query_account_user_roles(QueryFilter.equals("userId", user_id))
+    # Boomi may match userId case-sensitively or not (reference §g.4): a filtered query for a
+    # spelling other than Boomi's finds nothing on a case-sensitive server, and recording that
+    # as "not held" would leave the access in place. So every change first resolves the user to
+    # the spelling(s) Boomi stores, and never decides from a spelling it merely typed.
+
+    def user_id_matching(self) -> str:
+        """``"insensitive"`` or ``"sensitive"``: as configured, or detected once (two reads).
+
+        Detection takes one user id of the account, asks for it in the other case, and sees
+        whether Boomi finds it.
+        """
+        configured = self.options.user_id_matching
+        if configured != "detect":
+            return configured
+        with self._catalog_lock:
+            if self._matching is None:
+                self._matching = self._detect_user_id_matching()
+            return self._matching
+
+    def _detect_user_id_matching(self) -> str:
+        sample: str | None = None
+        for page in self._client.query_pages("AccountUserRole", self._account_filter()):
+            for row in self._in_account(AccountUserRole.from_api(r) for r in page):
+                if row.user_id and row.user_id.swapcase() != row.user_id:
+                    sample = row.user_id
+                    break
+            break  # the first page is enough
+        if sample is None:
+            return "insensitive"  # no user in the account, so no spelling to mistake
+        other = sample.swapcase()
+        found = self._client.query_account_user_roles(
+            QueryFilter.all_of(self._account_filter(), QueryFilter.equals("userId", other))
+        )
+        matching = "insensitive" if any(_same_user(r.user_id, sample) for r in found) else "sensitive"
+        log.info(
+            "Boomi matches userId %s in account %s (asked for %s as %s)",
+            "case-insensitively" if matching == "insensitive" else "case-sensitively",
+            self._client.config.account_id,
+            sample,
+            other,
+        )
+        return matching
+
+    def _account_filter(self) -> QueryFilter:
+        return QueryFilter.equals("accountId", self._client.config.account_id)
+
+    def _in_account(self, rows: Iterable[AccountUserRole]) -> list[AccountUserRole]:
+        # A userId query may also return the user's rows in other accounts (§g.5): they must not
+        # count towards "the user's last role" here.
+        account = self._client.config.account_id
+        return [r for r in rows if r.account_id is None or r.account_id == account]
+
+    def _account_spellings(self) -> dict[str, set[str]]:
+        """Every spelling of every user id holding a global role here (one scan, cached)."""
+        with self._catalog_lock:
+            if self._spellings is None:
+                spellings: dict[str, set[str]] = {}
+                rows = self._client.query_account_user_roles(self._account_filter())
+                for row in self._in_account(rows):
+                    if row.user_id:
+                        spellings.setdefault(row.user_id.lower(), set()).add(row.user_id)
+                self._spellings = spellings
+            return self._spellings
+
+    def _resolve_user(self, typed: str) -> tuple[str, list[AccountUserRole]]:
+        """Boomi's spelling of ``typed`` and the user's global-role rows in this account.
+
+        On a case-insensitive Boomi one filtered query gives both. On a case-sensitive one, the
+        spelling comes from a scan of the account's rows (once per provisioner), then the rows
+        of that spelling are read. Two stored spellings of one email are refused.
+
+        :raises AmbiguousUserError: Boomi holds the user id under more than one spelling.
+        """
+        if self.user_id_matching() == "sensitive":
+            spellings = self._account_spellings().get(typed.strip().lower(), set())
+            _refuse_ambiguous(typed, spellings)
+            spelling = next(iter(spellings), typed)
+            return spelling, self._user_rows(spelling, exact=True)
+        rows = self._user_rows(typed, exact=False)
+        spellings = {r.user_id for r in rows if r.user_id}
+        _refuse_ambiguous(typed, spellings)
+        return next(iter(spellings), typed), rows
+
+    def _user_rows(self, user_id: str, *, exact: bool) -> list[AccountUserRole]:
+        query = QueryFilter.all_of(self._account_filter(), QueryFilter.equals("userId", user_id))
+        rows = self._in_account(self._client.query_account_user_roles(query))
+        if exact:
+            return [r for r in rows if r.user_id == user_id]
         return [r for r in rows if _same_user(r.user_id, user_id)]
 
+    def _group_spelling(self, typed: str) -> str | None:
+        """Boomi's spelling of a user seen in this account's group-role rows, or ``None``.
+
+        AccountGroupUserRole has no accountId, so rows are scoped by this account's group ids.
+        """
+        groups = {g.id for g in self._account_groups() if g.id}
+        if not groups:
+            return None
+        rows = self._client.query_account_group_user_roles(QueryFilter.equals("userId", typed))
+        exact = self.user_id_matching() == "sensitive"
+        spellings = {
+            r.user_id
+            for r in rows
+            if r.user_id
+            and r.account_group_id in groups
+            and (r.user_id == typed if exact else _same_user(r.user_id, typed))
+        }
+        _refuse_ambiguous(typed, spellings)
+        return next(iter(spellings), None)
+
+    # --- global roles -----------------------------------------------------------------------------
+
     def _assign(self, draft: _Draft, role: RoleInfo) -> ChangeResult:
-        user_id = draft.change.user_id
-        rows = self._user_rows(user_id)
+        typed = draft.change.user_id
+        user_id, rows = self._resolve_user(typed)
         existing = _find(rows, role.role_id)
         if existing is not None:
             draft.state_before, draft.boomi_id = "present", existing.id
             return draft.finish(ALREADY_SATISFIED, verification="role already held; no call made")
+        if not rows:
+            # A user who holds only group roles already exists: reuse Boomi's spelling of them,
+            # or the assignment would invite a twin on a case-sensitive Boomi.
+            user_id = self._group_spelling(typed) or user_id
         draft.state_before = "absent" if rows else "absent (user not in account)"
         if not rows:
             notify = "with" if draft.change.notify_user else "without"
@@ -420,16 +567,15 @@ class Provisioner:
             )
         if draft.dry_run:
             return draft.finish(PLANNED, verification="dry run: nothing sent")
-        # Reuse Boomi's spelling of an existing user id so a case difference cannot create a twin.
-        boomi_user_id = rows[0].user_id if rows and rows[0].user_id else user_id
+        exact = self.user_id_matching() == "sensitive"
 
         def check() -> tuple[bool, str | None]:
-            row = _find(self._user_rows(user_id), role.role_id)
+            row = _find(self._user_rows(user_id, exact=exact), role.role_id)
             return row is not None, row.id if row else None
 
         try:
             created = self._client.create_account_user_role(
-                boomi_user_id,
+                user_id,
                 role.role_id,
                 first_name=draft.change.first_name,
                 last_name=draft.change.last_name,
@@ -441,15 +587,27 @@ class Provisioner:
         return self._verify(draft, check, "read back: role row present")
 
     def _revoke(self, draft: _Draft, role: RoleInfo) -> ChangeResult:
-        user_id = draft.change.user_id
-        rows = self._user_rows(user_id)
+        typed = draft.change.user_id
+        user_id, rows = self._resolve_user(typed)
         target = _find(rows, role.role_id)
         if target is None:
-            draft.state_before = "absent" if rows else "absent (user not in account)"
+            if not rows and self._group_spelling(typed) is None:
+                draft.state_before = "user not found"
+                return draft.finish(
+                    USER_NOT_FOUND,
+                    error=(
+                        f"Boomi holds no user {typed!r} in account {self._client.config.account_id} under "
+                        "any spelling it matches: nothing was revoked. Check the user id"
+                    ),
+                    verification="no role row of this user in the account; no call made",
+                )
+            draft.state_before = "absent" if rows else "absent (user holds only group roles)"
             return draft.finish(ALREADY_SATISFIED, verification="role not held; no call made")
         draft.boomi_id = target.id
         last_role = len(rows) == 1
         draft.state_before = "present (last role)" if last_role else "present"
+        if user_id != typed:
+            draft.side_effects.append(f"user resolved to Boomi's spelling {user_id}")
         standard: RoleInfo | None = None
         if last_role:
             standard = self._standard_user()
@@ -469,15 +627,16 @@ class Provisioner:
             if draft.dry_run:
                 draft.side_effects.append(f"would assign {effect}")
             else:
-                failure = self._keep_user_in_account(draft, standard)
+                failure = self._keep_user_in_account(draft, user_id, standard)
                 if failure is not None:
                     return failure
                 draft.side_effects.append(f"assigned {effect}")
         if draft.dry_run:
             return draft.finish(PLANNED, verification="dry run: nothing sent")
+        exact = self.user_id_matching() == "sensitive"
 
         def check() -> tuple[bool, str | None]:
-            after = self._user_rows(user_id)
+            after = self._user_rows(user_id, exact=exact)
             gone = _find(after, role.role_id) is None
             kept = standard is None or _find(after, standard.role_id) is not None
             return gone and kept, target.id
@@ -489,20 +648,20 @@ class Provisioner:
         kept_note = f"; {STANDARD_USER_ROLE_NAME} present" if standard else ""
         return self._verify(draft, check, f"read back: role row absent{kept_note}")
 
-    def _keep_user_in_account(self, draft: _Draft, standard: RoleInfo) -> ChangeResult | None:
+    def _keep_user_in_account(self, draft: _Draft, user_id: str, standard: RoleInfo) -> ChangeResult | None:
         """The Standard User safeguard: grant Standard User (no email) before the last role goes.
 
-        Returns a failed result when Standard User could not be confirmed, in which case
-        nothing is deleted and the user keeps the role being revoked.
+        ``user_id`` is Boomi's spelling. Returns a failed result when Standard User could not be
+        confirmed, in which case nothing is deleted and the user keeps the role being revoked.
         """
-        user_id = draft.change.user_id
         try:
             self._client.create_account_user_role(user_id, standard.role_id, notify_user=False)
             return None
         except BoomiError as exc:
             if not isinstance(exc, _NO_REREAD):
+                exact = self.user_id_matching() == "sensitive"
                 try:
-                    if _find(self._user_rows(user_id), standard.role_id) is not None:
+                    if _find(self._user_rows(user_id, exact=exact), standard.role_id) is not None:
                         draft.side_effects.append(
                             f"{STANDARD_USER_ROLE_NAME} assignment ended with an unknown outcome "
                             f"({exc.__class__.__name__}); read back shows it in place"
@@ -539,25 +698,56 @@ class Provisioner:
 
     # --- group roles ------------------------------------------------------------------------------
 
-    def _group_rows(self, group_id: str, user_id: str) -> list[AccountGroupUserRole]:
+    def _group_user(self, typed: str, group_id: str) -> tuple[str, list[AccountGroupUserRole]]:
+        """Boomi's spelling of the user and their rows in this group."""
+        exact = self.user_id_matching() == "sensitive"
+        if exact:
+            spellings = set(self._account_spellings().get(typed.strip().lower(), ()))
+            spellings |= {
+                r.user_id for r in self._group_scan(group_id) if r.user_id and _same_user(r.user_id, typed)
+            }
+            _refuse_ambiguous(typed, spellings)
+            spelling = next(iter(spellings), None) or self._group_spelling(typed) or typed
+            return spelling, self._group_rows(group_id, spelling, exact=True)
+        rows = self._group_rows(group_id, typed, exact=False)
+        spellings = {r.user_id for r in rows if r.user_id}
+        _refuse_ambiguous(typed, spellings)
+        if spellings:
+            return next(iter(spellings)), rows
+        spelling, _ = self._resolve_user(typed)
+        if spelling == typed:
+            spelling = self._group_spelling(typed) or typed
+        return spelling, rows
+
+    def _group_scan(self, group_id: str) -> list[AccountGroupUserRole]:
+        rows = self._client.query_account_group_user_roles(QueryFilter.equals("accountGroupId", group_id))
+        return [r for r in rows if _same_id(r.account_group_id, group_id)]
+
+    def _group_rows(self, group_id: str, user_id: str, *, exact: bool) -> list[AccountGroupUserRole]:
         query = QueryFilter.all_of(
             QueryFilter.equals("accountGroupId", group_id), QueryFilter.equals("userId", user_id)
         )
         rows = self._client.query_account_group_user_roles(query)
-        return [r for r in rows if _same_user(r.user_id, user_id) and _same_id(r.account_group_id, group_id)]
+        return [
+            r
+            for r in rows
+            if _same_id(r.account_group_id, group_id)
+            and (r.user_id == user_id if exact else _same_user(r.user_id, user_id))
+        ]
 
     def _add_group_role(self, draft: _Draft, role: RoleInfo, group_id: str) -> ChangeResult:
-        user_id = draft.change.user_id
-        existing = _find(self._group_rows(group_id, user_id), role.role_id)
+        user_id, rows = self._group_user(draft.change.user_id, group_id)
+        existing = _find(rows, role.role_id)
         if existing is not None:
             draft.state_before, draft.boomi_id = "present", existing.id
             return draft.finish(ALREADY_SATISFIED, verification="group role already held; no call made")
         draft.state_before = "absent"
         if draft.dry_run:
             return draft.finish(PLANNED, verification="dry run: nothing sent")
+        exact = self.user_id_matching() == "sensitive"
 
         def check() -> tuple[bool, str | None]:
-            row = _find(self._group_rows(group_id, user_id), role.role_id)
+            row = _find(self._group_rows(group_id, user_id, exact=exact), role.role_id)
             return row is not None, row.id if row else None
 
         try:
@@ -568,23 +758,40 @@ class Provisioner:
         return self._verify(draft, check, "read back: group role row present")
 
     def _remove_group_role(self, draft: _Draft, role: RoleInfo, group_id: str) -> ChangeResult:
-        user_id = draft.change.user_id
-        target = _find(self._group_rows(group_id, user_id), role.role_id)
+        typed = draft.change.user_id
+        user_id, rows = self._group_user(typed, group_id)
+        target = _find(rows, role.role_id)
         if target is None:
+            if not rows and not self._user_exists(typed):
+                draft.state_before = "user not found"
+                return draft.finish(
+                    USER_NOT_FOUND,
+                    error=(
+                        f"Boomi holds no user {typed!r} in account {self._client.config.account_id} or its "
+                        "account groups under any spelling it matches: nothing was removed. Check the user id"
+                    ),
+                    verification="no row of this user; no call made",
+                )
             draft.state_before = "absent"
             return draft.finish(ALREADY_SATISFIED, verification="group role not held; no call made")
         draft.state_before, draft.boomi_id = "present", target.id
         if draft.dry_run:
             return draft.finish(PLANNED, verification="dry run: nothing sent")
+        exact = self.user_id_matching() == "sensitive"
 
         def check() -> tuple[bool, str | None]:
-            return _find(self._group_rows(group_id, user_id), role.role_id) is None, target.id
+            return _find(self._group_rows(group_id, user_id, exact=exact), role.role_id) is None, target.id
 
         try:
             self._client.delete("AccountGroupUserRole", str(target.id))
         except BoomiError as exc:
             return self._after_error(draft, exc, check, "the group role row's removal")
         return self._verify(draft, check, "read back: group role row absent")
+
+    def _user_exists(self, typed: str) -> bool:
+        """Whether the user holds any role here: globally, or in one of this account's groups."""
+        _, rows = self._resolve_user(typed)
+        return bool(rows) or self._group_spelling(typed) is not None
 
     # --- verification and unknown outcomes --------------------------------------------------------
 
@@ -647,8 +854,22 @@ class Provisioner:
     def _roles(self) -> RoleCatalog:
         with self._catalog_lock:
             if self._catalog is None:
-                self._catalog = RoleCatalog.from_api_rows(self._client.query("Role"))
+                # Complete whichever way Role/query lists roles (§g.2): the safeguard needs the
+                # built-in Standard User, and resolving by name needs every role.
+                self._role_source = RoleSource(self._client)
+                self._catalog = self._role_source.read()
             return self._catalog
+
+    def _role_by_id(self, role_id: str) -> RoleInfo | None:
+        """A role no listing returned, read with ``GET Role/{id}`` (``None``: Boomi has none)."""
+        self._roles()
+        with self._catalog_lock:
+            assert self._role_source is not None
+            role = self._role_source.fetch(role_id)
+            if role is None:
+                return None
+            self._catalog = self._role_source.include(role_id, role)
+            return self._catalog.get(role_id)
 
     def _account_groups(self) -> list[AccountGroup]:
         with self._catalog_lock:

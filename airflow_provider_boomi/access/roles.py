@@ -1,15 +1,23 @@
 """The role catalog: effective privileges, privilege classification and lookup by id or name.
 
-Boomi roles inherit privileges through ``parentId``; built-in roles point at Standard User and
-Standard User points at itself, so resolution must stop at cycles.
+Custom roles inherit privileges through ``parentId``. Built-in roles (account ``"1"``) also
+carry a ``parentId`` (Standard User, which names itself), but Boomi's own privilege table shows
+Support *without* privileges Standard User has (reference §g.3), so a built-in role's
+privileges are read as Boomi lists them and inheritance stops at a built-in role unless
+``builtin_inheritance`` is asked for. Resolution stops at cycles either way.
+
+A role whose privileges could not be read (it came only from ``getAssignableRoles``, or not at
+all) has ``privileges`` ``None`` and ``is_privileged`` ``None``: unknown, which every consumer
+treats as possibly privileged.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from airflow_provider_boomi.client.records import Role, is_canonical_uuid
 
 STANDARD_USER_ROLE_NAME = "Standard User"
 ADMINISTRATOR_ROLE_NAME = "Administrator"
@@ -18,16 +26,15 @@ BUILTIN_ROLE_ACCOUNT_ID = "1"
 DEFAULT_PRIVILEGED_PRIVILEGES: frozenset[str] = frozenset({"ACCOUNT_ADMIN", "API"})
 DEFAULT_PRIVILEGED_ROLE_NAMES: frozenset[str] = frozenset({ADMINISTRATOR_ROLE_NAME})
 
-_CANONICAL_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
 
 def is_assignable_role_id(role_id: str | None) -> bool:
     """True when Boomi's API can assign the role: its id is a canonical 8-4-4-4-12 hex UUID.
 
     Boomi documents roles with other id shapes that cannot be assigned through the API; the C1
-    connector excludes them, and so do we (any UUID version, any case).
+    connector excludes them, and so do we (any UUID version, any case). One rule, kept in the
+    client's records: :func:`~airflow_provider_boomi.client.records.is_canonical_uuid`.
     """
-    return bool(role_id) and _CANONICAL_UUID.match(role_id or "") is not None
+    return is_canonical_uuid(role_id)
 
 
 @dataclass(frozen=True)
@@ -47,20 +54,34 @@ class PrivilegePolicy:
             role_names=frozenset(role_names) if role_names is not None else DEFAULT_PRIVILEGED_ROLE_NAMES,
         )
 
+    def classify(self, name: str | None, effective: tuple[str, ...] | None) -> bool | None:
+        """True (privileged), False, or None when the privileges are unknown and the name does
+        not decide it."""
+        if name is not None and name in self.role_names:
+            return True
+        if effective is None:
+            return None
+        return bool(self.privileges.intersection(effective))
+
 
 @dataclass(frozen=True)
 class RoleInfo:
-    """One role as the access model sees it."""
+    """One role as the access model sees it.
+
+    ``privileges``/``effective_privileges`` are ``None`` when Boomi gave no way to read them;
+    ``is_privileged`` is then ``None`` (unknown) unless the role's name is privileged by policy.
+    ``is_builtin`` is ``None`` when the owning account is unknown.
+    """
 
     role_id: str
     name: str | None
     description: str | None
     parent_role_id: str | None
     owner_account_id: str | None
-    privileges: tuple[str, ...]
-    effective_privileges: tuple[str, ...]
-    is_builtin: bool
-    is_privileged: bool
+    privileges: tuple[str, ...] | None
+    effective_privileges: tuple[str, ...] | None
+    is_builtin: bool | None
+    is_privileged: bool | None
     is_assignable: bool
 
     def as_row(self) -> dict[str, Any]:
@@ -72,20 +93,13 @@ class RoleInfo:
             "parent_role_id": self.parent_role_id,
             "owner_account_id": self.owner_account_id,
             "is_builtin": self.is_builtin,
-            "privileges": list(self.privileges),
-            "effective_privileges": list(self.effective_privileges),
+            "privileges": None if self.privileges is None else list(self.privileges),
+            "effective_privileges": (
+                None if self.effective_privileges is None else list(self.effective_privileges)
+            ),
             "is_privileged": self.is_privileged,
             "is_assignable": self.is_assignable,
         }
-
-
-def _privilege_names(raw: Mapping[str, Any]) -> tuple[str, ...]:
-    block = raw.get("Privileges") or raw.get("privileges") or {}
-    entries = block.get("Privilege", []) if isinstance(block, Mapping) else block
-    if isinstance(entries, Mapping):  # a single privilege may come back as an object, not a list
-        entries = [entries]
-    names = {e.get("name") for e in entries or [] if isinstance(e, Mapping) and e.get("name")}
-    return tuple(sorted(str(n) for n in names))
 
 
 @dataclass
@@ -95,48 +109,72 @@ class RoleCatalog:
     roles: dict[str, RoleInfo] = field(default_factory=dict)
 
     @classmethod
-    def from_api_rows(
-        cls, rows: Iterable[Mapping[str, Any]], policy: PrivilegePolicy | None = None
+    def build(
+        cls,
+        roles: Iterable[Role],
+        policy: PrivilegePolicy | None = None,
+        *,
+        privileges_unknown: Iterable[str] = (),
+        builtin_inheritance: bool = False,
     ) -> RoleCatalog:
-        """Build the catalog from raw Role objects as Boomi returns them (lenient on missing keys)."""
-        policy = policy or PrivilegePolicy()
-        raw: dict[str, Mapping[str, Any]] = {}
-        for row in rows:
-            role_id = row.get("id")
-            if role_id:
-                raw[str(role_id)] = row
-        direct = {rid: _privilege_names(r) for rid, r in raw.items()}
+        """Resolve typed :class:`Role` records into a catalog.
 
-        def effective(role_id: str) -> tuple[str, ...]:
+        :param privileges_unknown: ids of roles whose privileges Boomi did not give (for
+            example, read only from ``getAssignableRoles``): their privileges are ``None``.
+        :param builtin_inheritance: follow ``parentId`` of built-in roles (§g.3); off by default.
+        """
+        policy = policy or PrivilegePolicy()
+        unknown = set(privileges_unknown)
+        raw: dict[str, Role] = {}
+        for role in roles:
+            if role.id and role.id not in raw:  # the first answer for an id wins
+                raw[role.id] = role
+        direct: dict[str, tuple[str, ...] | None] = {
+            rid: None if rid in unknown else tuple(sorted(set(r.privileges))) for rid, r in raw.items()
+        }
+
+        def builtin(role: Role) -> bool:
+            return role.account_id == BUILTIN_ROLE_ACCOUNT_ID
+
+        def effective(role_id: str) -> tuple[str, ...] | None:
             seen: set[str] = set()
             privileges: set[str] = set()
             current: str | None = role_id
-            while current and current in raw and current not in seen:
+            while current is not None and current not in seen:
+                role = raw.get(current)
+                own = direct.get(current)
+                if role is None or own is None:
+                    return None  # a parent (or the role itself) whose privileges are unknown
                 seen.add(current)
-                privileges.update(direct[current])
-                parent = raw[current].get("parentId")
-                current = str(parent) if parent else None
+                privileges.update(own)
+                if builtin(role) and not builtin_inheritance:
+                    break
+                current = role.parent_id
             return tuple(sorted(privileges))
 
         catalog = cls()
-        for rid, r in raw.items():
+        for rid, role in raw.items():
             eff = effective(rid)
-            name = r.get("name")
-            parent = r.get("parentId")
-            owner = r.get("accountId")
             catalog.roles[rid] = RoleInfo(
                 role_id=rid,
-                name=str(name) if name is not None else None,
-                description=r.get("Description", r.get("description")),
-                parent_role_id=str(parent) if parent and parent != rid else None,
-                owner_account_id=str(owner) if owner is not None else None,
+                name=role.name,
+                description=role.description,
+                parent_role_id=role.parent_id if role.parent_id and role.parent_id != rid else None,
+                owner_account_id=role.account_id,
                 privileges=direct[rid],
                 effective_privileges=eff,
-                is_builtin=str(owner) == BUILTIN_ROLE_ACCOUNT_ID,
-                is_privileged=(name in policy.role_names) or bool(policy.privileges.intersection(eff)),
+                is_builtin=None if role.account_id is None else builtin(role),
+                is_privileged=policy.classify(role.name, eff),
                 is_assignable=is_assignable_role_id(rid),
             )
         return catalog
+
+    @classmethod
+    def from_api_rows(
+        cls, rows: Iterable[dict[str, Any]], policy: PrivilegePolicy | None = None
+    ) -> RoleCatalog:
+        """Build the catalog from raw Role objects as Boomi returns them (lenient on missing keys)."""
+        return cls.build((Role.from_api(row) for row in rows), policy)
 
     def __contains__(self, role_id: object) -> bool:
         return role_id in self.roles
@@ -148,11 +186,11 @@ class RoleCatalog:
         """The role with this id, or None."""
         return self.roles.get(role_id)
 
-    def name_of(self, role_id: str) -> str | None:
-        """The role's name, or None when the role is unknown."""
-        info = self.roles.get(role_id)
-        return info.name if info else None
-
     def by_name(self, name: str) -> list[RoleInfo]:
         """Roles with this exact name (Boomi does not enforce unique names across built-in and custom)."""
         return [r for r in self.roles.values() if r.name == name]
+
+    @property
+    def has_builtin_roles(self) -> bool:
+        """Whether any built-in role (account ``"1"``) is in the catalog."""
+        return any(r.is_builtin for r in self.roles.values())

@@ -17,6 +17,7 @@ __all__ = [
     "BoomiError",
     "BoomiNotFoundError",
     "BoomiPermissionError",
+    "BoomiQueryTokenError",
     "BoomiRateLimitedError",
     "BoomiResponseError",
     "BoomiServerError",
@@ -93,6 +94,20 @@ class BoomiNotFoundError(BoomiError):
 
 class BoomiBadRequestError(BoomiError):
     """400: Boomi refused the request (invalid filter, unknown id, business rule)."""
+
+
+class BoomiQueryTokenError(BoomiBadRequestError):
+    """400 on ``queryMore``: Boomi refused the page token (used up, expired or unknown; §g.7).
+
+    The chain cannot continue from where it was; the caller may restart the query from its
+    first page (de-duplicating what it already read) or fail. ``retried`` is true when an
+    earlier attempt of the same call may have reached Boomi and consumed the token.
+    """
+
+    @property
+    def retried(self) -> bool:
+        """Whether the call was attempted more than once (a lost answer may have used the token)."""
+        return self.attempts > 1
 
 
 class BoomiRateLimitedError(BoomiError):
@@ -206,6 +221,12 @@ def error_for_status(
     elif status in (404, 410):
         cls = BoomiNotFoundError
         hint = "Check the base URL, the account id and the object id."
+    elif status == 400 and operation == "queryMore":
+        cls = BoomiQueryTokenError
+        hint = (
+            "Boomi refused the page token: it was used up by an earlier attempt whose answer was lost, "
+            "or it expired (reference §g.7). The query must start again from its first page."
+        )
     elif status == 400:
         cls = BoomiBadRequestError
         hint = "Boomi refused the request as invalid."

@@ -9,6 +9,7 @@ before any request instead of as an HTTP 400.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -167,6 +168,29 @@ class QueryFilter:
     def any_of(cls, *filters: QueryFilter) -> QueryFilter:
         """At least one filter must match (Boomi's lower-case ``or`` grouping)."""
         return cls(operator="or", nested=tuple(filters))
+
+    # --- checking rows --------------------------------------------------------------------------
+
+    def admits(self, row: Mapping[str, Any]) -> bool:
+        """False when a value present in ``row`` (a raw Boomi object) contradicts this filter.
+
+        Used to check that an answer kept to its filter: a server may ignore a term it does not
+        support (reference §g.1). A property missing from the row cannot contradict anything
+        (Boomi's schema requires none), so it is admitted. Only the operators the project sends
+        are evaluated: EQUALS and NOT_EQUALS (exact string comparison) and the ``and``/``or``
+        groupings; any other operator raises ``NotImplementedError`` rather than guessing.
+        """
+        if self.operator == "and":
+            return all(f.admits(row) for f in self.nested)
+        if self.operator == "or":
+            return any(f.admits(row) for f in self.nested)
+        if self.operator not in ("EQUALS", "NOT_EQUALS"):
+            raise NotImplementedError(f"QueryFilter.admits does not evaluate {self.operator}")
+        value = row.get(self.property or "")
+        if value is None:
+            return True
+        equal = str(value) == self.arguments[0]
+        return equal if self.operator == "EQUALS" else not equal
 
     # --- serialisation --------------------------------------------------------------------------
 

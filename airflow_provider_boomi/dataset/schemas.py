@@ -26,7 +26,7 @@ __all__ = [
 
 #: Bumped whenever a column is added, removed, renamed or changes type. Readers refuse
 #: manifests with a newer version than they know.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: The timestamp type used for every time column: microseconds, UTC.
 TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
@@ -67,7 +67,13 @@ USERS = _schema(
     _f("last_name", pa.string(), True, "Last name as Boomi returns it on role rows."),
     _f("global_role_count", pa.int32(), False, "Number of global roles (AccountUserRole rows)."),
     _f("group_role_count", pa.int32(), False, "Number of account-group roles (AccountGroupUserRole rows)."),
-    _f("is_privileged", pa.bool_(), False, "Holds at least one privileged role (global or group)."),
+    _f(
+        "is_privileged",
+        pa.bool_(),
+        True,
+        "Holds at least one privileged role (global or group); null when not, but some role's "
+        "privileges are unknown (possibly privileged).",
+    ),
     _f(
         "is_account_member",
         pa.bool_(),
@@ -79,19 +85,31 @@ USERS = _schema(
 ROLES = _schema(
     "roles",
     _f("role_id", pa.string(), False, "Boomi role id."),
-    _f("name", pa.string(), False, "Role name."),
+    _f("name", pa.string(), True, "Role name; null when Boomi would not show the role."),
     _f("description", pa.string(), True, "Role description; Boomi may omit it."),
     _f("parent_role_id", pa.string(), True, "Role this role inherits privileges from."),
     _f("owner_account_id", pa.string(), True, "Account owning the role; built-in roles show '1'."),
-    _f("is_builtin", pa.bool_(), False, "Boomi's default role (not owned by this account)."),
-    _f("privileges", _STRING_LIST, False, "Privilege names granted directly by the role."),
+    _f("is_builtin", pa.bool_(), True, "Boomi's default role (owned by account '1'); null when unknown."),
+    _f(
+        "privileges",
+        _STRING_LIST,
+        True,
+        "Privilege names granted directly by the role; null when Boomi gave no way to read them.",
+    ),
     _f(
         "effective_privileges",
         _STRING_LIST,
-        False,
-        "Privileges of the role and all its parents, resolved transitively.",
+        True,
+        "Privileges of the role and its custom parents, resolved transitively (built-in roles keep "
+        "the privileges Boomi lists); null when a role on the way has unknown privileges.",
     ),
-    _f("is_privileged", pa.bool_(), False, "Effective privileges include an administrative privilege."),
+    _f(
+        "is_privileged",
+        pa.bool_(),
+        True,
+        "Effective privileges include an administrative privilege (or the name is privileged by "
+        "policy); null when the privileges are unknown: treat as possibly privileged.",
+    ),
     _f(
         "is_assignable",
         pa.bool_(),

@@ -30,8 +30,13 @@ class BoomiSyncOperator(BaseOperator):
     :param boomi_conn_id: the Boomi connection (type ``boomi``).
     :param privileged_privileges: privileges that make a role privileged (default ACCOUNT_ADMIN, API).
     :param privileged_role_names: role names that are privileged (default Administrator).
-    :param account_groups_forbidden: ``"empty"`` (default) treats a 403 on AccountGroup as a
-        non-primary account; ``"fail"`` fails the task.
+    :param account_groups_unavailable: ``"empty"`` (default) treats a 403, 400 or 404 on
+        AccountGroup as a non-primary account without groups; ``"fail"`` fails the task. An
+        account whose previous snapshot had groups fails either way.
+    :param on_ignored_filter: ``"fallback"`` (default) reads the global-role rows in one chain when
+        Boomi ignores or refuses the ``roleId`` split (reference §g.1); ``"fail"`` fails the task.
+    :param builtin_inheritance: resolve built-in roles' privileges through their ``parentId``
+        (reference §g.3); default false: built-in roles keep the privileges Boomi lists.
     :param split_user_roles: ``"auto"`` (default: split the global-role chain by role when it is
         longer than three pages), ``"never"`` (fewest calls) or ``"by_role"`` (always split).
     :param max_workers: concurrent query chains (default 8); the account's rate limiter caps the
@@ -54,8 +59,10 @@ class BoomiSyncOperator(BaseOperator):
         boomi_conn_id: str = BoomiHook.default_conn_name,
         privileged_privileges: Iterable[str] | None = None,
         privileged_role_names: Iterable[str] | None = None,
-        account_groups_forbidden: Literal["empty", "fail"] = "empty",
+        account_groups_unavailable: Literal["empty", "fail"] = "empty",
         split_user_roles: Literal["never", "by_role", "auto"] = "auto",
+        on_ignored_filter: Literal["fallback", "fail"] = "fallback",
+        builtin_inheritance: bool = False,
         max_workers: int = 8,
         storage_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
@@ -72,8 +79,10 @@ class BoomiSyncOperator(BaseOperator):
         self.privileged_role_names = (
             list(privileged_role_names) if privileged_role_names is not None else None
         )
-        self.account_groups_forbidden = account_groups_forbidden
+        self.account_groups_unavailable = account_groups_unavailable
         self.split_user_roles = split_user_roles
+        self.on_ignored_filter = on_ignored_filter
+        self.builtin_inheritance = builtin_inheritance
         self.max_workers = max_workers
         self.storage_options = dict(storage_options) if storage_options else None
         self._result: SyncResult | None = None
@@ -87,8 +96,10 @@ class BoomiSyncOperator(BaseOperator):
             privilege_policy=PrivilegePolicy.from_lists(
                 self.privileged_privileges, self.privileged_role_names
             ),
-            account_groups_forbidden=self.account_groups_forbidden,
+            builtin_inheritance=self.builtin_inheritance,
+            account_groups_unavailable=self.account_groups_unavailable,
             split_user_roles=self.split_user_roles,
+            on_ignored_filter=self.on_ignored_filter,
             max_workers=self.max_workers,
         )
 

@@ -349,7 +349,7 @@ def build_campaign(
             role_name=role_name,
             account_group_id=group_id,
             account_group_name=group_name,
-            is_privileged=bool(role.get("is_privileged", False)),
+            is_privileged=_possibly_privileged(role),
             is_new=grant_id in added or (previous_ids is not None and grant_id not in previous_ids),
             never_reviewed=grant_id not in reviewed,
             only_via_group=grant["user_id"] not in with_global,
@@ -399,5 +399,11 @@ def _describe_change(
         "role_name": role.get("name"),
         "account_group_id": group_id,
         "account_group_name": group_names.get(group_id) if group_id else None,
-        "is_privileged": bool(role.get("is_privileged", False)),
+        "is_privileged": _possibly_privileged(role),
     }
+
+
+def _possibly_privileged(role: Mapping[str, Any]) -> bool:
+    """A role is flagged unless the snapshot says it is not privileged: a role missing from the
+    snapshot, or with unknown privileges (null), is possibly privileged and is never filtered out."""
+    return role.get("is_privileged") is not False

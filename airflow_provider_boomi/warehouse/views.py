@@ -147,13 +147,15 @@ SELECT account_id, sync_id, synced_at, user_id, email, first_name, last_name,
        COUNT(*) AS privileged_grant_count,
        SUM(CASE WHEN grant_kind = 'global_role' THEN 1 ELSE 0 END) AS global_privileged_grants,
        SUM(CASE WHEN grant_kind = 'group_role' THEN 1 ELSE 0 END) AS group_privileged_grants,
+       SUM(CASE WHEN is_privileged IS NULL THEN 1 ELSE 0 END) AS unknown_privilege_grants,
        {agg("label", "; ")} AS privileged_roles
-FROM (SELECT a.*, {label} AS label FROM {s}boomi_current_access a WHERE a.is_privileged) p
+FROM (SELECT a.*, {label} AS label FROM {s}boomi_current_access a
+      WHERE a.is_privileged IS NULL OR a.is_privileged) p
 GROUP BY account_id, sync_id, synced_at, user_id, email, first_name, last_name""",
         "boomi_group_only_users": f"""
 SELECT account_id, sync_id, synced_at, user_id, email, first_name, last_name,
        COUNT(*) AS group_grant_count,
-       SUM(CASE WHEN is_privileged THEN 1 ELSE 0 END) AS privileged_grant_count,
+       SUM(CASE WHEN is_privileged IS NULL OR is_privileged THEN 1 ELSE 0 END) AS privileged_grant_count,
        {agg("group_label", ", ")} AS account_groups,
        {agg("label", "; ")} AS group_roles
 FROM (SELECT a.*, {label} AS label, COALESCE(account_group_name, account_group_id) AS group_label

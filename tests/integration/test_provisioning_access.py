@@ -154,6 +154,7 @@ def test_revoking_last_role_assigns_standard_user_first(sim: BoomiSimulator) -> 
     standard = _role_id(sim, "Standard User")
     provisioner = _provisioner(sim)
     provisioner.resolve_role("Developer")  # load the role catalog so the log shows only the change
+    provisioner.user_id_matching()  # and detect how Boomi matches user ids
     sim.clear_requests()
 
     result = provisioner.apply(AccessChange(REVOKE_ROLE, user, "Developer"))
@@ -326,15 +327,16 @@ def test_dropped_create_is_decided_by_reading_state_not_resent(sim: BoomiSimulat
 def test_timed_out_create_that_took_effect_is_applied(sim: BoomiSimulator) -> None:
     # The create answers after the client's read timeout but is applied; the read-back query is
     # held back until the create has landed, so the state decides "applied".
+    user = _email(sim, "only.standard")
+    provisioner = Provisioner(
+        _client(sim, timeout=1.0, max_retries=0), ProvisioningOptions(provisioning_enabled=True)
+    )
+    provisioner.user_id_matching()  # detected before the faults, which count AccountUserRole queries
     sim.set_faults(
         [
             FaultRule("slow", object_type="AccountUserRole", operation="create", count=1, delay=1.5),
             FaultRule("slow", object_type="AccountUserRole", operation="query", after=1, count=1, delay=0.8),
         ]
-    )
-    user = _email(sim, "only.standard")
-    provisioner = Provisioner(
-        _client(sim, timeout=1.0, max_retries=0), ProvisioningOptions(provisioning_enabled=True)
     )
     result = provisioner.apply(AccessChange(ASSIGN_ROLE, user, "Auditor"))
     assert result.outcome == APPLIED

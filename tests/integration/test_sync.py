@@ -201,7 +201,7 @@ def test_forbidden_account_groups_can_fail_the_sync(tmp_path: Path) -> None:
         BoomiSimulator(profile="non_primary", rate_limit=None, groups_mode="forbidden") as sim,
         pytest.raises(BoomiPermissionError, match="403"),
     ):
-        run_sync(sim, tmp_path, account_groups_forbidden="fail")
+        run_sync(sim, tmp_path, account_groups_unavailable="fail")
     assert not list(tmp_path.rglob("manifest.json"))
 
 

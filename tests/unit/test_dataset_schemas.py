@@ -25,19 +25,19 @@ EXPECTED = {
         ("last_name", STR, True),
         ("global_role_count", I32, False),
         ("group_role_count", I32, False),
-        ("is_privileged", BOOL, False),
+        ("is_privileged", BOOL, True),
         ("is_account_member", BOOL, False),
     ],
     "roles": [
         ("role_id", STR, False),
-        ("name", STR, False),
+        ("name", STR, True),
         ("description", STR, True),
         ("parent_role_id", STR, True),
         ("owner_account_id", STR, True),
-        ("is_builtin", BOOL, False),
-        ("privileges", STR_LIST, False),
-        ("effective_privileges", STR_LIST, False),
-        ("is_privileged", BOOL, False),
+        ("is_builtin", BOOL, True),
+        ("privileges", STR_LIST, True),
+        ("effective_privileges", STR_LIST, True),
+        ("is_privileged", BOOL, True),
         ("is_assignable", BOOL, False),
     ],
     "account_groups": [
@@ -75,7 +75,7 @@ EXPECTED = {
 
 
 def test_schema_version_and_table_order() -> None:
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
     assert list(TABLES) == list(EXPECTED)
 
 

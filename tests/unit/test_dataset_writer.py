@@ -175,7 +175,7 @@ def test_manifest_contents(root: str) -> None:
     writer = write_full(root)
     store = SnapshotStore(root)
     manifest = store.manifest(ACCOUNT, writer.sync_id)
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2
     assert manifest["status"] == "complete"
     assert manifest["account_id"] == ACCOUNT
     assert manifest["sync_id"] == writer.sync_id

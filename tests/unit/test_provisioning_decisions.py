@@ -39,6 +39,7 @@ from airflow_provider_boomi.client import (
     BoomiError,
     BoomiServerError,
     BoomiTransportError,
+    Role,
 )
 
 STANDARD = "fcb6e2d0-0ca8-11e2-a477-1231381987a5"
@@ -61,12 +62,14 @@ class FakeClient:
     config: Any = field(default_factory=lambda: SimpleNamespace(account_id="acme-Q7R2ZK"))
     _wrote: bool = False
 
-    def query(self, object_type: str, query_filter: Any = None) -> Iterator[dict[str, Any]]:
-        assert object_type == "Role"
+    def query_roles(self, query_filter: Any = None) -> Iterator[Role]:
         self.calls.append("query Role")
-        yield {"id": STANDARD, "accountId": "1", "name": "Standard User", "parentId": STANDARD}
-        yield {"id": AUDITOR, "accountId": "acme-Q7R2ZK", "name": "Auditor", "parentId": STANDARD}
-        yield {"id": DEVELOPER, "accountId": "acme-Q7R2ZK", "name": "Developer", "parentId": STANDARD}
+        yield Role(id=STANDARD, account_id="1", name="Standard User", parent_id=STANDARD)
+        yield Role(id=AUDITOR, account_id="acme-Q7R2ZK", name="Auditor", parent_id=STANDARD)
+        yield Role(id=DEVELOPER, account_id="acme-Q7R2ZK", name="Developer", parent_id=STANDARD)
+
+    def get_role(self, role_id: str) -> Role:
+        raise BoomiBadRequestError(f"No such Role: {role_id}", status=400)
 
     def _read(self, what: str) -> None:
         self.calls.append(f"query {what}")
@@ -114,7 +117,8 @@ class FakeClient:
 
 
 def _run(client: FakeClient, change: AccessChange, **options: Any) -> Any:
-    opts = {"provisioning_enabled": True, **options}
+    # The matching of user ids is detected against a real server in the simulator tests.
+    opts = {"provisioning_enabled": True, "user_id_matching": "insensitive", **options}
     return Provisioner(client, ProvisioningOptions(**opts)).apply(change)  # type: ignore[arg-type]
 
 
