@@ -9,7 +9,7 @@ It shares no code with ``airflow_provider_boomi.client`` and does not import Air
 See ``docs/simulator.md``.
 """
 
-from .config import SimulatorConfig
+from .config import DIALECTS, SimulatorConfig
 from .errors import SimulatorApiError
 from .faults import FaultRule
 from .profiles import PROFILES
@@ -18,6 +18,7 @@ from .simulator import BoomiSimulator
 from .state import SimulatorState
 
 __all__ = [
+    "DIALECTS",
     "PROFILES",
     "BoomiSimulator",
     "FaultRule",

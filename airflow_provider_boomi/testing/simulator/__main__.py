@@ -9,6 +9,7 @@ Prints ``BOOMI_BASE_URL=``, ``BOOMI_ACCOUNT_ID=``, ``BOOMI_EMAIL=``, ``BOOMI_TOK
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -16,44 +17,55 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any, get_type_hints
 
-from .config import GROUPS_MODES
-from .faults import FaultRule
-from .profiles import PROFILES
+from .config import SimulatorConfig
 from .simulator import BoomiSimulator
 
 
-def _rate(value: str) -> float | None:
-    return None if value.lower() in ("none", "off", "0") else float(value)
+def _add_setting(parser: argparse.ArgumentParser, f: dataclasses.Field[Any], hint: Any) -> None:
+    """One ``SimulatorConfig`` field as a command-line option, from the field's metadata.
+
+    Options default to "not given" (``argparse.SUPPRESS``) so that only what the user typed reaches
+    ``BoomiSimulator`` as explicit settings: a ``--dialect`` preset then fills the rest.
+    """
+    meta = f.metadata
+    default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+    dest = meta.get("dest") or f.name
+    flag = meta.get("flag")
+    common: dict[str, Any] = {"dest": dest, "default": argparse.SUPPRESS}
+    if hint is bool:
+        if default is True:  # the option switches the feature off
+            parser.add_argument(flag or f"--no-{f.name.replace('_', '-')}", action="store_false",
+                                help=meta["help"], **common)  # fmt: skip
+        else:
+            parser.add_argument(flag or f"--{f.name.replace('_', '-')}", action="store_true",
+                                help=meta["help"], **common)  # fmt: skip
+        return
+    if hint == bool | None:
+        parser.add_argument(flag or f"--{f.name.replace('_', '-')}", action=argparse.BooleanOptionalAction,
+                            help=meta["help"], **common)  # fmt: skip
+        return
+    parse = meta.get("parse") or type(default)
+    options: dict[str, Any] = {"type": parse, "help": f"{meta['help']} (default: {default})", **common}
+    if isinstance(default, list):
+        options.update(action="append", help=meta["help"])
+    if meta.get("choices"):
+        options["choices"] = meta["choices"]
+    if meta.get("metavar"):
+        options["metavar"] = meta["metavar"]
+    parser.add_argument(flag or f"--{f.name.replace('_', '-')}", **options)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The CLI's argument parser."""
+    """The CLI's argument parser: one option per ``SimulatorConfig`` field, plus ``--ready-file``."""
     p = argparse.ArgumentParser(
         prog="boomi-simulator", description="Serve a simulated Boomi Platform API account on loopback."
     )
-    p.add_argument("--profile", choices=PROFILES, default="demo", help="account to generate (default demo)")
-    p.add_argument("--seed", type=int, default=0, help="seed for names and ids (default 0)")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="TCP port (default 0: any free port)")
-    p.add_argument("--rate-limit", type=_rate, default=10.0, help="requests/s, 0 or none: unlimited")
-    p.add_argument("--rate-limit-status", type=int, choices=(503, 429), default=503)
-    p.add_argument("--retry-after", type=float, default=None, help="Retry-After seconds on throttling")
-    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
-    p.add_argument("--latency-jitter", type=float, default=0.0, help="latency variation, a fraction")
-    p.add_argument("--groups-mode", choices=GROUPS_MODES, default="empty", help="non-primary accounts")
-    p.add_argument("--account-id", default=None)
-    p.add_argument("--email", default=None)
-    p.add_argument("--token", default=None)
-    p.add_argument("--no-api-privileges", action="store_true", help="every call answers 403")
-    p.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        type=FaultRule.parse,
-        metavar="KIND[:k=v,...]",
-        help="inject a fault, e.g. 503:count=5,object=Role,op=query,after=2,p=0.5,retry_after=1",
-    )
+    hints = get_type_hints(SimulatorConfig)
+    for f in dataclasses.fields(SimulatorConfig):
+        if f.metadata.get("cli", False):
+            _add_setting(p, f, hints[f.name])
     p.add_argument(
         "--ready-file",
         default=None,
@@ -62,26 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``SimulatorConfig`` settings the command line gave explicitly, keyed by field name."""
+    settings: dict[str, Any] = {}
+    for f in dataclasses.fields(SimulatorConfig):
+        dest = f.metadata.get("dest") or f.name
+        if hasattr(args, dest):
+            settings[f.name] = getattr(args, dest)
+    return settings
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the simulator until SIGTERM/SIGINT; returns the exit code (0)."""
     args = build_parser().parse_args(argv)
-    sim = BoomiSimulator(
-        profile=args.profile,
-        seed=args.seed,
-        rate_limit=args.rate_limit,
-        latency=args.latency,
-        account_id=args.account_id,
-        port=args.port,
-        faults=args.fault,
-        groups_mode=args.groups_mode,
-        api_privileges=not args.no_api_privileges,
-        token=args.token,
-        email=args.email,
-        host=args.host,
-        latency_jitter=args.latency_jitter,
-        rate_limit_status=args.rate_limit_status,
-        retry_after=args.retry_after,
-    )
+    sim = BoomiSimulator(**settings_from_args(args))
     done = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -6,12 +6,13 @@ Pure functions of (method, path, body): no sockets here, so routing is testable 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import SimulatorApiError
-from .filters import compile_query
+from .filters import DEFAULT_DIALECT, FilterDialect, compile_query
 from .paging import CursorStore
 from .state import SimulatorState
 
@@ -41,6 +42,7 @@ ROUTES = frozenset(
 )
 
 FORBIDDEN = "Access denied due to insufficient permissions."
+DEFAULT_GROUP_NAME = "All Accounts"
 
 
 @dataclass(frozen=True)
@@ -88,12 +90,60 @@ def decode_token(raw: bytes) -> str:
 
 
 class ApiRouter:
-    """Answers an authenticated, authorised request for the simulated account."""
+    """Answers an authenticated, authorised request for the simulated account.
 
-    def __init__(self, state: SimulatorState, cursors: CursorStore, groups_mode: str) -> None:
+    ``groups_mode`` (§g.6) decides what AccountGroup and AccountGroupUserRole calls do on a
+    non-primary account: ``empty`` (queries find nothing), ``forbidden`` (403), ``bad_request``
+    (400 "Unknown object type"), ``not_found`` (404) or ``default_group`` (AccountGroup/query finds
+    one "All Accounts" default group, AccountGroupUserRole/query nothing). ``filters`` carries the
+    filter-grammar switches (§g.1, §g.4, §g.9).
+    """
+
+    def __init__(
+        self,
+        state: SimulatorState,
+        cursors: CursorStore,
+        groups_mode: str,
+        filters: FilterDialect = DEFAULT_DIALECT,
+    ) -> None:
         self.state = state
         self.cursors = cursors
         self.groups_mode = groups_mode
+        self.filters = filters
+
+    def default_group(self) -> dict[str, Any]:
+        """The lone default group a non-primary account shows in ``default_group`` mode."""
+        group_id = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"boomi-simulator:{self.state.account_id}:default-group")
+        )
+        return {
+            "@type": "AccountGroup",
+            "id": group_id,
+            "accountId": self.state.account_id,
+            "name": DEFAULT_GROUP_NAME,
+            "defaultGroup": True,
+            "autoSubscribeAlertLevel": "none",
+        }
+
+    def _non_primary_groups(self, obj: str, op: str, target: Target, raw_body: bytes) -> Any:
+        """The answer of an account-group call on a non-primary account, or ``None`` to carry on."""
+        mode = self.groups_mode
+        if mode == "forbidden":
+            raise SimulatorApiError(403, FORBIDDEN)
+        if mode in ("bad_request", "not_found"):
+            status = 400 if mode == "bad_request" else 404
+            raise SimulatorApiError(status, f"Unknown object type {obj} for this account.")
+        if op == "query":
+            compiled = compile_query(decode_json_body(raw_body), obj, self.filters)  # still validated
+            rows = []
+            if mode == "default_group" and obj == "AccountGroup":
+                rows = [g for g in (self.default_group(),) if compiled.matches(g)]
+            return self.cursors.first_page(obj, rows)
+        if mode == "default_group" and obj == "AccountGroup" and op == "get":
+            group = self.default_group()
+            if target.object_id == group["id"]:
+                return {**group, "Resources": {"@type": "Resources", "Resource": []}}
+        return None
 
     def handle(self, target: Target, raw_body: bytes) -> Any:
         """The JSON payload of a 200 answer, ``None`` for an empty 200; raises ``SimulatorApiError``."""
@@ -103,14 +153,12 @@ class ApiRouter:
             raise SimulatorApiError(404, f"Endpoint is invalid or no longer exists: {where}.")
         state = self.state
         if obj in GROUP_OBJECTS and not state.primary:
-            # Account groups belong to primary accounts; elsewhere they are invisible or forbidden.
-            if self.groups_mode == "forbidden":
-                raise SimulatorApiError(403, FORBIDDEN)
-            if op == "query":
-                compile_query(decode_json_body(raw_body), obj)  # still validated
-                return self.cursors.first_page(obj, [])
+            # Account groups belong to primary accounts; elsewhere Boomi's answer is unknown (§g.6).
+            answer = self._non_primary_groups(obj, op, target, raw_body)
+            if answer is not None:
+                return answer
         if op == "query":
-            compiled = compile_query(decode_json_body(raw_body), obj)
+            compiled = compile_query(decode_json_body(raw_body), obj, self.filters)
             return self.cursors.first_page(obj, state.query(obj, compiled))
         if op == "queryMore":
             return self.cursors.next_page(obj, decode_token(raw_body))

@@ -1,53 +1,279 @@
-"""The simulator's options in one dataclass."""
+"""The simulator's settings: one dataclass, the single list of every option.
+
+``SimulatorConfig`` is the only place a setting is declared. ``BoomiSimulator(**settings)`` builds
+one, and the command line (``__main__``) derives its options from the fields and their metadata
+(help text, choices, value parser, flag name), so a setting added here appears everywhere.
+
+Precedence of a setting's value, highest first: a value given explicitly, the ``dialect`` preset
+(``DIALECTS``), the profile's own settings (``profiles.PROFILE_SETTINGS``), the built-in default.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
 
 from .faults import FaultRule
+from .paging import TOKEN_MODES as QUERY_TOKEN_MODES
+from .profiles import PROFILE_SETTINGS, PROFILES
+from .ratelimit import RATE_LIMITERS
+from .state import BUILTIN_ROLES_MODES, USER_ID_CASES
 
-GROUPS_MODES = ("empty", "forbidden")
+# The value lists of switches implemented by one module live there (paging: §g.7, ratelimit: §g.8,
+# state: §g.2 and §g.4); the others are defined here.
+
+GROUPS_MODES = ("empty", "forbidden", "bad_request", "not_found", "default_group")
+"""§g.6: what account-group calls do on a non-primary account."""
+ROLE_ID_FILTERS = ("honoured", "ignored", "refused")
+"""§g.1: what AccountUserRole/query does with a ``roleId`` term."""
+BUILTIN_PARENTS = ("standard_user", "none")
+"""§g.3: the ``parentId`` of the built-in roles."""
+FILTER_OPERATOR_MODES = ("lenient", "schema", "role_equals_only")
+"""§g.9: which filter operators and properties each object accepts."""
+
+DIALECTS: dict[str, dict[str, Any]] = {
+    # Everything as Boomi's REST documentation reads: the built-in defaults.
+    "documented": {},
+    # What the SOAP-era object pages suggest: roleId is not filterable (silently dropped), Role is
+    # "an account's custom roles" and is filtered by EQUALS only.
+    "soap_pages": {
+        "role_id_filter": "ignored",
+        "builtin_roles": "by_id_only",
+        "filter_operators": "role_equals_only",
+    },
+    # The least forgiving reading of every open question a client could get wrong silently.
+    "strict": {
+        "user_id_case": "sensitive",
+        "cross_account_rows": True,
+        "query_tokens": "expiring",
+        "query_token_ttl": 5.0,
+        "rate_limiter": "sliding_window",
+        "filter_operators": "schema",
+    },
+}
+"""Named presets of the §g switches, selected with ``dialect=`` / ``--dialect``."""
+
+
+def _rate(value: str) -> float | None:
+    """CLI form of ``rate_limit``: a number, or ``0``/``none``/``off`` for unlimited."""
+    return None if value.lower() in ("none", "off", "0") else float(value)
+
+
+def _optional_float(value: str) -> float | None:
+    return None if value.lower() in ("none", "off") else float(value)
+
+
+def setting(
+    default: Any = MISSING,
+    *,
+    help: str,
+    default_factory: Callable[[], Any] | Any = MISSING,
+    choices: tuple[Any, ...] | None = None,
+    parse: Callable[[str], Any] | None = None,
+    flag: str | None = None,
+    dest: str | None = None,
+    metavar: str | None = None,
+    cli: bool = True,
+) -> Any:
+    """A ``SimulatorConfig`` field with what the command line needs to offer it.
+
+    ``flag`` defaults to ``--field-name`` (``--no-field-name`` for a boolean that defaults to true),
+    ``parse`` to the type of the default, ``dest`` (the argparse attribute) to the field name.
+    ``cli=False`` keeps a field off the command line.
+    """
+    metadata = {
+        "help": help,
+        "choices": choices,
+        "parse": parse,
+        "flag": flag,
+        "dest": dest,
+        "metavar": metavar,
+        "cli": cli,
+    }
+    if default_factory is not MISSING:
+        return field(default_factory=default_factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
 class SimulatorConfig:
-    """Everything that shapes a simulator run. ``BoomiSimulator(**kwargs)`` builds one of these.
+    """Everything that shapes a simulator run. ``BoomiSimulator(**settings)`` builds one of these.
+
+    The account and the server:
 
     * ``profile``/``seed``: the generated account (see ``profiles``); the seed changes names only.
+    * ``account_id``, ``email``, ``token``: fix the connection facts (generated otherwise);
+      ``host``/``port`` where to listen (port 0: any free port).
     * ``rate_limit``: requests per second for the account (``None``/``0``: unlimited); over it the
       answer is ``rate_limit_status`` (503, Boomi's documented status, or 429) with an optional
       ``retry_after`` header.
     * ``latency`` seconds added to every answer, varied by ``±latency_jitter`` (a fraction).
-    * ``groups_mode``: on a non-primary account, ``"empty"`` (AccountGroup queries find nothing)
-      or ``"forbidden"`` (AccountGroup* calls answer 403). ``primary`` overrides the profile's.
+    * ``faults``: ``FaultRule``s to inject (see ``faults``).
     * ``api_privileges=False``: the API user lacks API/ACCOUNT_ADMIN, every call answers 403.
-    * ``advanced_user_security=False``: custom roles are invisible, as on accounts without that
-      feature.
+    * ``primary``: overrides the profile's primary-account flag.
+    * ``advanced_user_security=False``: custom roles are invisible everywhere, as on accounts
+      without that feature.
+
+    Boomi's open questions (``boomi-platform-api.md`` §g), one switch each, default first:
+
+    * §g.1 ``role_id_filter``: ``"honoured"`` (a ``roleId`` term of AccountUserRole/query filters),
+      ``"ignored"`` (every ``roleId`` term, any operator, is true for every row, as if the server
+      dropped it) or ``"refused"`` (any AccountUserRole query mentioning ``roleId`` is a 400).
+    * §g.2 ``builtin_roles``: ``"listed"`` (Role/query lists the built-in roles, accountId ``"1"``)
+      or ``"by_id_only"`` (Role/query lists only the account's custom roles; ``GET Role/{id}`` and
+      ``getAssignableRoles`` still return the built-ins).
+    * §g.3 ``builtin_parent``: ``"standard_user"`` (every built-in role's ``parentId`` is Standard
+      User, which names itself) or ``"none"`` (built-in roles carry no ``parentId``).
+    * §g.4 ``user_id_case``: ``"insensitive"`` or ``"sensitive"`` (``userId`` filters compare
+      exactly, and the directory keys users by exact spelling: a differently-cased POST invites a
+      new user, a differently-cased group grant fails as for an unknown user).
+    * §g.5 ``cross_account_rows``: ``False``, or ``True`` (the account also holds AccountUserRole
+      rows of sibling accounts ``<account_id>-sub1``/``-sub2``, returned by queries that do not
+      narrow ``accountId`` to this account; never deletable or visible through the state's own rows).
+    * §g.6 ``groups_mode``, on a non-primary account: ``"empty"`` (AccountGroup* queries find
+      nothing), ``"forbidden"`` (403), ``"bad_request"`` (400 "Unknown object type ..."),
+      ``"not_found"`` (404) or ``"default_group"`` (one "All Accounts" default group, no group rows).
+    * §g.7 ``query_tokens``: ``"single_use"``, ``"reusable"`` (a token may be presented again and
+      returns the same page) or ``"expiring"`` (single use, and invalid ``query_token_ttl`` seconds
+      after it was issued). A reused or expired token is a 400 "Invalid query token.".
+    * §g.8 ``rate_limiter``: ``"token_bucket"`` (one second of burst) or ``"sliding_window"`` (at
+      most ``rate_limit`` requests admitted in any one-second window).
+    * §g.9 ``filter_operators``: ``"lenient"`` (every operator the engine knows, STARTS_WITH too),
+      ``"schema"`` (exactly the operators and properties of each object's OpenAPI enums) or
+      ``"role_equals_only"`` (as ``"schema"``, but Role accepts only EQUALS).
+
+    ``dialect`` names a preset of those switches (``DIALECTS``: ``"documented"``, ``"soap_pages"``,
+    ``"strict"``). The preset, and after it the profile's own settings, fill every field still
+    holding its built-in default; a field given a non-default value is never changed. To keep a
+    built-in default *against* a preset, list the field in ``explicit`` or build the config with
+    ``SimulatorConfig.with_dialect(name, **settings)`` (``BoomiSimulator(**settings)`` and the
+    command line do this for you: what you pass explicitly always wins).
     """
 
-    profile: str = "demo"
-    seed: int = 0
-    rate_limit: float | None = 10.0
-    latency: float = 0.0
-    latency_jitter: float = 0.0
-    account_id: str | None = None
-    port: int = 0
-    host: str = "127.0.0.1"
-    faults: list[FaultRule] = field(default_factory=list)
-    groups_mode: str = "empty"
-    api_privileges: bool = True
-    token: str | None = None
-    email: str | None = None
-    rate_limit_status: int = 503
-    retry_after: float | None = None
-    primary: bool | None = None
-    advanced_user_security: bool = True
+    profile: str = setting("demo", help="account to generate", choices=PROFILES)
+    seed: int = setting(0, help="seed for names and ids (never sizes)")
+    rate_limit: float | None = setting(
+        10.0, help="requests/s; 0 or none: unlimited", parse=_rate, metavar="R"
+    )
+    latency: float = setting(0.0, help="seconds added to every answer", metavar="S")
+    latency_jitter: float = setting(0.0, help="latency variation, a fraction", metavar="F")
+    account_id: str | None = setting(None, help="fix the account id", parse=str)
+    port: int = setting(0, help="TCP port (0: any free port)")
+    host: str = setting("127.0.0.1", help="address to bind")
+    faults: list[FaultRule] = setting(  # noqa: RUF009 (setting() returns dataclasses.field)
+        default_factory=list,
+        help="inject a fault, repeatable, e.g. 503:count=5,object=Role,op=query,after=2,p=0.5,retry_after=1",
+        parse=FaultRule.parse,
+        flag="--fault",
+        dest="fault",
+        metavar="KIND[:k=v,...]",
+    )
+    groups_mode: str = setting(
+        "empty", help="§g.6: account groups on a non-primary account", choices=GROUPS_MODES
+    )
+    api_privileges: bool = setting(True, help="the API user lacks API/ACCOUNT_ADMIN: every call answers 403")
+    token: str | None = setting(None, help="fix the API token", parse=str)
+    email: str | None = setting(None, help="fix the API user's email", parse=str)
+    rate_limit_status: int = setting(503, help="status of a throttled request", choices=(503, 429))
+    retry_after: float | None = setting(
+        None, help="Retry-After seconds on throttled answers", parse=_optional_float, metavar="S"
+    )
+    primary: bool | None = setting(None, help="override the profile's primary-account flag")
+    advanced_user_security: bool = setting(True, help="the account lacks Advanced User Security")
+    role_id_filter: str = setting(
+        "honoured", help="§g.1: roleId terms of AccountUserRole/query", choices=ROLE_ID_FILTERS
+    )
+    builtin_roles: str = setting(
+        "listed", help="§g.2: does Role/query list the built-in roles", choices=BUILTIN_ROLES_MODES
+    )
+    builtin_parent: str = setting(
+        "standard_user", help="§g.3: parentId of the built-in roles", choices=BUILTIN_PARENTS
+    )
+    user_id_case: str = setting(
+        "insensitive", help="§g.4: userId matching in filters and the directory", choices=USER_ID_CASES
+    )
+    cross_account_rows: bool = setting(
+        False, help="§g.5: AccountUserRole queries also return rows of sibling accounts"
+    )
+    query_tokens: str = setting("single_use", help="§g.7: queryToken life", choices=QUERY_TOKEN_MODES)
+    query_token_ttl: float = setting(60.0, help="§g.7: seconds an expiring queryToken lives", metavar="S")
+    rate_limiter: str = setting("token_bucket", help="§g.8: how the rate limit counts", choices=RATE_LIMITERS)
+    filter_operators: str = setting(
+        "lenient", help="§g.9: operators and properties each object accepts", choices=FILTER_OPERATOR_MODES
+    )
+    dialect: str | None = setting(
+        None, help="a preset of the §g switches", choices=tuple(DIALECTS), parse=str
+    )
+    explicit: frozenset[str] = setting(
+        default_factory=frozenset,
+        help="fields the dialect preset and profile settings must not change",
+        cli=False,
+    )
 
     def __post_init__(self) -> None:
-        if self.groups_mode not in GROUPS_MODES:
-            raise ValueError(f"groups_mode must be one of {GROUPS_MODES}, not {self.groups_mode!r}")
-        if self.rate_limit_status not in (503, 429):
-            raise ValueError("rate_limit_status must be 503 or 429")
+        self.faults = list(self.faults or [])
+        self.explicit = frozenset(self.explicit)
+        self._resolve_presets()
+        self._validate()
+
+    @classmethod
+    def with_dialect(cls, name: str | None, **settings: Any) -> SimulatorConfig:
+        """The config for dialect ``name`` (``None``: no preset) where every setting given here wins
+        over the preset, even one equal to the built-in default."""
+        return cls(dialect=name, explicit=frozenset(settings), **settings)
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Every field's built-in default (fields with a factory: a fresh value)."""
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            out[f.name] = f.default_factory() if f.default_factory is not MISSING else f.default
+        return out
+
+    def _resolve_presets(self) -> None:
+        if self.dialect is not None and self.dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {tuple(DIALECTS)} or None, not {self.dialect!r}")
+        layers = [DIALECTS.get(self.dialect or "", {}), PROFILE_SETTINGS.get(self.profile, {})]
+        defaults = self.defaults()
+        for name, default in defaults.items():
+            if name in self.explicit or name in ("profile", "dialect", "explicit"):
+                continue
+            if getattr(self, name) != default:
+                continue  # given a value of its own
+            for layer in layers:
+                if name in layer:
+                    setattr(self, name, layer[name])
+                    break
+
+    def _validate(self) -> None:
+        choices: dict[str, tuple[Any, ...]] = {
+            "profile": PROFILES,
+            "groups_mode": GROUPS_MODES,
+            "role_id_filter": ROLE_ID_FILTERS,
+            "builtin_roles": BUILTIN_ROLES_MODES,
+            "builtin_parent": BUILTIN_PARENTS,
+            "user_id_case": USER_ID_CASES,
+            "query_tokens": QUERY_TOKEN_MODES,
+            "rate_limiter": RATE_LIMITERS,
+            "filter_operators": FILTER_OPERATOR_MODES,
+            "rate_limit_status": (503, 429),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, not {getattr(self, name)!r}")
+        for name in ("cross_account_rows", "api_privileges", "advanced_user_security"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, not {getattr(self, name)!r}")
         if self.latency < 0 or not 0 <= self.latency_jitter <= 1:
             raise ValueError("latency must be >= 0 and latency_jitter between 0 and 1")
-        self.faults = list(self.faults)
+        if self.rate_limit is not None and self.rate_limit < 0:
+            raise ValueError("rate_limit must be >= 0 or None")
+        if not (self.query_token_ttl > 0 and math.isfinite(self.query_token_ttl)):
+            raise ValueError(
+                f"query_token_ttl must be a positive number of seconds, not {self.query_token_ttl!r}"
+            )
+        unknown = set(self.explicit) - set(self.defaults())
+        if unknown:
+            raise ValueError(f"explicit names unknown settings: {sorted(unknown)}")

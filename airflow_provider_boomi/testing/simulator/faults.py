@@ -7,9 +7,14 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-FAULT_KINDS = ("503", "500", "502", "504", "429", "drop", "slow", "malformed", "401")
-"""Fault kinds: an HTTP error status, ``drop`` (close the socket without an answer), ``slow`` (wait
-``delay`` seconds, then answer normally) and ``malformed`` (200 with a body that is not JSON)."""
+FAULT_KINDS = (
+    "503", "500", "502", "504", "429", "drop", "slow", "malformed", "401", "timeout_after_answer",
+)  # fmt: skip
+"""Fault kinds: an HTTP error status, ``drop`` (close the socket without an answer, before the
+request has any effect), ``slow`` (wait ``delay`` seconds, then answer normally), ``malformed``
+(200 with a body that is not JSON) and ``timeout_after_answer`` (process the request fully -- a
+queryMore consumes its token, a create or delete is applied -- then close the socket without an
+answer: the client sees a lost connection although Boomi acted, §g.7)."""
 
 
 @dataclass(frozen=True)

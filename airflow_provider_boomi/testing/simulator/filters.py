@@ -43,7 +43,76 @@ ARITY: dict[str, int] = {
 """Simple operators and how many arguments each takes."""
 
 CASE_INSENSITIVE_PROPERTIES = frozenset({"userId"})
-"""User ids are emails: Boomi matches them without regard to case."""
+"""User ids are emails: Boomi matches them without regard to case (unless ``user_id_case`` is
+``"sensitive"``, §g.4)."""
+
+# The per-object simple-operator and property enums of Boomi's OpenAPI description
+# (/work/shared/boomi-openapi/boomi-openapi-subset.json: RoleSimpleExpression,
+# AccountUserRoleSimpleExpression, AccountGroupSimpleExpression,
+# AccountGroupUserRoleSimpleExpression). All four list the same twelve operators: no STARTS_WITH.
+_SCHEMA_SIMPLE_OPERATORS = (
+    "EQUALS", "LIKE", "NOT_EQUALS", "IS_NULL", "IS_NOT_NULL", "BETWEEN", "GREATER_THAN",
+    "GREATER_THAN_OR_EQUAL", "LESS_THAN", "LESS_THAN_OR_EQUAL", "CONTAINS", "NOT_CONTAINS",
+)  # fmt: skip
+SCHEMA_OPERATORS: dict[str, tuple[str, ...]] = {
+    "Role": _SCHEMA_SIMPLE_OPERATORS,
+    "AccountUserRole": _SCHEMA_SIMPLE_OPERATORS,
+    "AccountGroup": _SCHEMA_SIMPLE_OPERATORS,
+    "AccountGroupUserRole": _SCHEMA_SIMPLE_OPERATORS,
+}
+"""Simple operators per object, exactly as the schema's enums list them (§g.9 ``"schema"``)."""
+SCHEMA_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "Role": ("name", "parentId"),
+    "AccountUserRole": ("accountId", "userId", "roleId"),
+    "AccountGroup": ("id", "accountId", "name", "defaultGroup", "autoSubscribeAlertLevel"),
+    "AccountGroupUserRole": ("accountGroupId", "userId", "roleId"),
+}
+"""Filter properties per object, exactly as the schema's enums list them (§g.9 ``"schema"``)."""
+ROLE_EQUALS_ONLY_OPERATORS: dict[str, tuple[str, ...]] = {**SCHEMA_OPERATORS, "Role": ("EQUALS",)}
+"""§g.9 ``"role_equals_only"``: the schema's operators, except that the Role object page's reading
+(filter Role by EQUALS only) is taken literally."""
+
+
+@dataclass(frozen=True)
+class FilterDialect:
+    """The open questions of Boomi's filter grammar (§g.1, §g.4, §g.9), one answer each.
+
+    The defaults are the simulator's historical behaviour: ``roleId`` honoured, ``userId`` matched
+    without case, every operator of ``ARITY`` accepted on the documented properties.
+    """
+
+    role_id_filter: str = "honoured"
+    user_id_case: str = "insensitive"
+    filter_operators: str = "lenient"
+
+    def operators(self, object_type: str) -> tuple[str, ...]:
+        """The simple operators ``object_type`` accepts."""
+        if self.filter_operators == "schema":
+            return SCHEMA_OPERATORS.get(object_type, ())
+        if self.filter_operators == "role_equals_only":
+            return ROLE_EQUALS_ONLY_OPERATORS.get(object_type, ())
+        return tuple(ARITY)
+
+    def properties(self, object_type: str) -> tuple[str, ...]:
+        """The properties ``object_type`` may be filtered on."""
+        if self.filter_operators == "lenient":
+            return QUERY_PROPERTIES.get(object_type, ())
+        return SCHEMA_PROPERTIES.get(object_type, ())
+
+    def ignores(self, object_type: str, prop: Any) -> bool:
+        """Whether a term on ``prop`` is dropped (true for every row): §g.1 ``"ignored"``."""
+        return self.role_id_filter == "ignored" and object_type == "AccountUserRole" and prop == "roleId"
+
+    def refuses(self, object_type: str, prop: Any) -> bool:
+        """Whether a term on ``prop`` makes the query a 400: §g.1 ``"refused"``."""
+        return self.role_id_filter == "refused" and object_type == "AccountUserRole" and prop == "roleId"
+
+    def folds(self, prop: Any) -> bool:
+        """Whether values of ``prop`` compare without regard to case."""
+        return prop in CASE_INSENSITIVE_PROPERTIES and self.user_id_case == "insensitive"
+
+
+DEFAULT_DIALECT = FilterDialect()
 
 
 @dataclass(frozen=True)
@@ -73,7 +142,7 @@ def _strip_type(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k != "@type"}
 
 
-def compile_query(body: Any, object_type: str) -> CompiledQuery:
+def compile_query(body: Any, object_type: str, dialect: FilterDialect = DEFAULT_DIALECT) -> CompiledQuery:
     """Compile a query request body (already JSON-decoded; ``None`` for no body) for ``object_type``.
 
     "Query everything" is no body, ``{}``, ``{"QueryFilter": {}}`` or an ``and``/``or`` with no nested
@@ -100,12 +169,17 @@ def compile_query(body: Any, object_type: str) -> CompiledQuery:
     expression = qf.get("expression")
     if expression is None:
         return MATCH_ALL
-    predicate = _compile(expression, object_type)
-    return CompiledQuery(predicate, _index_hint(expression))
+    predicate = _compile(expression, object_type, dialect)
+    return CompiledQuery(
+        predicate, _index_hint(expression, lambda prop: not dialect.ignores(object_type, prop))
+    )
 
 
-def _index_hint(expression: Any) -> tuple[str, str] | None:
-    """An EQUALS that every selected row must satisfy (top level, or inside a top-level ``and``)."""
+def _index_hint(
+    expression: Any, usable: Callable[[str], bool] = lambda _prop: True
+) -> tuple[str, str] | None:
+    """An EQUALS that every selected row must satisfy (top level, or inside a top-level ``and``);
+    terms on properties that are not ``usable`` (dropped by the dialect) are passed over."""
     candidates = [expression]
     if isinstance(expression, Mapping) and expression.get("operator") == "and":
         nested = expression.get("nestedExpression")
@@ -117,6 +191,7 @@ def _index_hint(expression: Any) -> tuple[str, str] | None:
             and isinstance(cand.get("argument"), list)
             and len(cand["argument"]) == 1
             and isinstance(cand.get("property"), str)
+            and usable(cand["property"])
         ):
             return cand["property"], _as_text(cand["argument"][0])
     return None
@@ -135,22 +210,25 @@ def _row_value(row: Row, prop: str) -> str | None:
     return _as_text(value)
 
 
-def like_to_regex(pattern: str) -> re.Pattern[str]:
-    """SQL LIKE (``%`` any run, ``_`` one character) as a case-insensitive full-match regex."""
+def like_to_regex(pattern: str, ignore_case: bool = True) -> re.Pattern[str]:
+    """SQL LIKE (``%`` any run, ``_`` one character) as a full-match regex, case-insensitive unless
+    ``ignore_case`` is false (``userId`` under a case-sensitive dialect)."""
     parts = [".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern]
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+    return re.compile("".join(parts), (re.IGNORECASE if ignore_case else 0) | re.DOTALL)
 
 
-def _compile(expr: Any, object_type: str) -> Predicate:
+def _compile(expr: Any, object_type: str, dialect: FilterDialect) -> Predicate:
     if not isinstance(expr, Mapping):
         raise _bad("A query expression must be a JSON object.")
     operator = expr.get("operator")
     if "nestedExpression" in expr or operator in ("and", "or"):
-        return _compile_grouping(expr, operator, object_type)
-    return _compile_simple(expr, operator, object_type)
+        return _compile_grouping(expr, operator, object_type, dialect)
+    return _compile_simple(expr, operator, object_type, dialect)
 
 
-def _compile_grouping(expr: Mapping[str, Any], operator: Any, object_type: str) -> Predicate:
+def _compile_grouping(
+    expr: Mapping[str, Any], operator: Any, object_type: str, dialect: FilterDialect
+) -> Predicate:
     if operator not in ("and", "or"):
         raise _bad(f"Invalid grouping operator {operator!r}: use 'and' or 'or' (lower case).")
     nested = expr.get("nestedExpression")
@@ -160,7 +238,7 @@ def _compile_grouping(expr: Mapping[str, Any], operator: Any, object_type: str) 
         nested = [nested]
     if not isinstance(nested, list):
         raise _bad("nestedExpression must be a list of expressions.")
-    preds = [_compile(e, object_type) for e in nested]
+    preds = [_compile(e, object_type, dialect) for e in nested]
     if not preds:
         return _match_all
     if operator == "and":
@@ -168,14 +246,24 @@ def _compile_grouping(expr: Mapping[str, Any], operator: Any, object_type: str) 
     return lambda row: any(p(row) for p in preds)
 
 
-def _compile_simple(expr: Mapping[str, Any], operator: Any, object_type: str) -> Predicate:
+def _compile_simple(
+    expr: Mapping[str, Any], operator: Any, object_type: str, dialect: FilterDialect
+) -> Predicate:
     if operator not in ARITY:
         raise _bad(
             f"Invalid query operator {operator!r}; expected one of {', '.join(ARITY)} "
             "or a grouping operator 'and'/'or'."
         )
-    allowed = QUERY_PROPERTIES.get(object_type, ())
+    accepted = dialect.operators(object_type)
+    if operator not in accepted:
+        raise _bad(
+            f"Invalid query operator {operator} for {object_type}; "
+            f"{object_type} accepts: {', '.join(accepted)}."
+        )
+    allowed = dialect.properties(object_type)
     prop = expr.get("property")
+    if dialect.refuses(object_type, prop):
+        raise _bad(f"Invalid query filter: property {prop} is not filterable for {object_type}.")
     if prop not in allowed:
         raise _bad(
             f"Invalid query property {prop!r} for {object_type}; allowed properties: {', '.join(allowed)}."
@@ -193,12 +281,18 @@ def _compile_simple(expr: Mapping[str, Any], operator: Any, object_type: str) ->
             f"Operator {operator} takes exactly {expected} argument(s); {len(raw_args)} given "
             f"for property {prop}."
         )
-    fold = prop in CASE_INSENSITIVE_PROPERTIES
+    if dialect.ignores(object_type, prop):
+        return _match_all  # validated, then dropped: the server answers as if the term were absent
+    fold = dialect.folds(prop)
     args = [_as_text(a).lower() if fold else _as_text(a) for a in raw_args]
-    return _operator_predicate(operator, prop, args, fold)
+    # LIKE ignores case on every property, except userId when user ids are case-sensitive.
+    like_ignores_case = fold or prop not in CASE_INSENSITIVE_PROPERTIES
+    return _operator_predicate(operator, prop, args, fold, like_ignores_case)
 
 
-def _operator_predicate(operator: str, prop: str, args: list[str], fold: bool) -> Predicate:
+def _operator_predicate(
+    operator: str, prop: str, args: list[str], fold: bool, like_ignores_case: bool = True
+) -> Predicate:
     def value(row: Row) -> str | None:
         v = _row_value(row, prop)
         return v.lower() if (fold and v is not None) else v
@@ -212,7 +306,7 @@ def _operator_predicate(operator: str, prop: str, args: list[str], fold: bool) -
     if operator == "NOT_CONTAINS":
         return lambda row: (v := value(row)) is None or args[0] not in v
     if operator == "LIKE":
-        regex = like_to_regex(args[0])
+        regex = like_to_regex(args[0], like_ignores_case)
         return lambda row: (v := value(row)) is not None and regex.fullmatch(v) is not None
     tests: dict[str, Callable[[str], bool]] = {
         "EQUALS": lambda v: v == args[0],

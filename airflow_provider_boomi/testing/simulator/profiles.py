@@ -1,8 +1,9 @@
 """Seeded synthetic accounts ("profiles"). The seed changes names and ids, never sizes.
 
 Profiles: ``demo`` (small, readable), ``large`` (10,000 users), ``non_primary`` (demo without
-account groups) and ``empty`` (built-in roles and the API user only). Every profile except
-``empty`` carries the edge cases listed in ``EDGE_USERS`` and the non-canonical role.
+account groups), ``empty`` (built-in roles and the API user only) and ``skewed`` (5,000 users with
+long-tailed role and group sizes). Every profile except ``empty`` carries the edge cases listed in
+``EDGE_USERS`` and the non-canonical role.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import random
 import string
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from .state import (
     ADMINISTRATOR_ID,
@@ -21,7 +23,12 @@ from .state import (
     SimulatorState,
 )
 
-PROFILES = ("demo", "large", "non_primary", "empty")
+PROFILES = ("demo", "large", "non_primary", "empty", "skewed")
+PROFILE_SETTINGS: dict[str, dict[str, Any]] = {name: {} for name in PROFILES}
+"""Simulator settings a profile carries (for instance §g dialect switches), keyed by profile.
+
+They fill the ``SimulatorConfig`` fields left at their built-in defaults, below explicit settings and
+the ``dialect`` preset. No profile carries any today: each plays the documented dialect."""
 NON_CANONICAL_ROLE_ID = "fedcba98-7654-3210-fedc-ba9876543c210"
 """A role id of the malformed shape Boomi's docs show (13-character last group)."""
 
@@ -148,6 +155,8 @@ def _uuid(rng: random.Random) -> str:
 
 def generate(profile: str, seed: int = 0, api_email: str | None = None) -> Profile:
     """Generate ``profile`` for ``seed``. The API user holds Administrator and has logged in."""
+    if profile == "skewed":
+        return _skewed(seed, api_email)
     if profile not in _SIZES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
     account_name, n_users, n_custom, n_groups, primary = _SIZES[profile]
@@ -244,6 +253,20 @@ def _groups(
         rest = 40_000 - 1 - sum(sizes[:3])  # 40,000 rows with the group-only user's row
         per, extra = divmod(rest, n_groups - 3)
         sizes = sizes[:3] + [per + (1 if i < extra else 0) for i in range(n_groups - 3)]
+    _fill_groups(out, rng, names, sizes, members, assignable, group_only_email)
+
+
+def _fill_groups(
+    out: Profile,
+    rng: random.Random,
+    names: list[str],
+    sizes: list[int],
+    members: list[str],
+    assignable: list[str],
+    group_only_email: str,
+) -> None:
+    """Create the groups ``names`` with ``sizes`` rows each. The first is the default group; the
+    third (sized 101) holds 100 users, one of them with two roles."""
     offset = 0
     for gi, (name, size) in enumerate(zip(names, sizes, strict=True)):
         group_id = _uuid(rng)
@@ -261,6 +284,75 @@ def _groups(
     out.group_roles.append((out.groups[0][0], group_only_email, SUPPORT_ID))
 
 
+# --------------------------------------------------------------------------- the skewed profile
+
+_SKEWED_USERS = 5_000
+"""Users in the ``skewed`` account: the API user, the edge users holding roles, generated ones."""
+_SKEWED_BIG_ROLES = (("developer", 2_000), ("viewer", 1_500), ("operator", 400), ("release", 150))
+"""The few custom roles that hold most grants besides Standard User (role key, holders)."""
+_SKEWED_BUILTIN_HOLDERS = (("admin", 11), ("prodsupport", 60), ("support", 40))
+"""Generated holders of built-in roles; with the API user and ``power.user``: 13 Administrators."""
+_SKEWED_TAIL_ROLES = 30
+"""Generated custom roles in the long tail, 1-20 holders each."""
+_SKEWED_GROUPS = 60
+
+
+def _skewed(seed: int, api_email: str | None) -> Profile:
+    """A 5,000-user account with the long tails real accounts have.
+
+    The API user and every generated user hold Standard User (the edge users keep their own roles);
+    Developer, Dashboard Viewer, Operator and Release Manager hold most other grants; ~35 custom
+    roles have 1-20 holders each; 13 users are Administrators. 60 account groups: "All Accounts"
+    with ~2,500 rows, a few with hundreds, most with 0-10.
+    """
+    rng = random.Random(f"profile:skewed:{seed}")
+    domain = "umbrella.example"
+    email = api_email or f"api.admin@{domain}"
+    out = Profile("skewed", "umbrella", domain, True, email)
+    out.users.append((email, "API", "Admin", True))
+    out.user_roles.extend([(email, ADMINISTRATOR_ID), (email, STANDARD_USER_ID)])
+    for role_id, name, privs, desc in BUILTIN_ROLES:
+        out.roles.append((role_id, name, privs, STANDARD_USER_ID, desc))
+    key_to_id = _custom_roles(out, rng, len(CUSTOM_ROLES) + _SKEWED_TAIL_ROLES)
+
+    n = _SKEWED_USERS - 1 - sum(1 for e in EDGE_USERS if e.roles)
+    emails: list[str] = []
+    logged_in: list[str] = []
+    for i in range(n):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        email_i = f"{first}.{last}{i}@{domain}".lower()
+        active = i % 25 != 24  # a few invitees who never logged in
+        out.users.append((email_i, first, last, active))
+        emails.append(email_i)
+        if active:
+            logged_in.append(email_i)
+    # Holders per user, in role order, so a user's rows are adjacent as in the other profiles.
+    held: list[list[str]] = [[STANDARD_USER_ID] for _ in range(n)]
+    sized = [(key_to_id[k], size) for k, size in _SKEWED_BUILTIN_HOLDERS + _SKEWED_BIG_ROLES]
+    big_ids = {key_to_id[k] for k, _size in _SKEWED_BIG_ROLES}
+    tail = [r[0] for r in out.roles if r[0] not in _BUILTIN_IDS and r[0] not in big_ids]
+    tail = [r for r in tail if r != NON_CANONICAL_ROLE_ID]  # held by the edge users only
+    sized += [(role_id, 1 + (i * 7) % 20) for i, role_id in enumerate(tail)]
+    for role_id, size in sized:
+        for i in rng.sample(range(n), size):
+            held[i].append(role_id)
+    for email_i, roles in zip(emails, held, strict=True):
+        out.user_roles.extend((email_i, r) for r in roles)
+
+    edge_emails = _edge_users(out, domain, key_to_id)
+    names = ["All Accounts", "EMEA Customers", "Partner Support", "Americas Customers", "APAC Customers",
+             "Integration Partners"]  # fmt: skip
+    sizes = [2_500, 100, 101, 600, 350, 200]
+    names += [f"Team {i:03d}" for i in range(len(names), _SKEWED_GROUPS)]
+    sizes += [(i * 3) % 11 for i in range(_SKEWED_GROUPS - len(sizes))]  # 0-10 rows each
+    assignable = [r[0] for r in out.roles if r[0] != NON_CANONICAL_ROLE_ID]
+    _fill_groups(out, rng, names, sizes, logged_in, assignable, edge_emails["group.only"])
+    return out
+
+
+# --------------------------------------------------------------------------- loading
+
+
 def build_state(
     profile: str,
     seed: int = 0,
@@ -269,8 +361,19 @@ def build_state(
     api_email: str | None = None,
     primary: bool | None = None,
     advanced_user_security: bool = True,
+    builtin_parent: str = "standard_user",
+    builtin_roles: str = "listed",
+    user_id_case: str = "insensitive",
+    cross_account_rows: bool = False,
 ) -> SimulatorState:
-    """Generate ``profile`` and load it into a new ``SimulatorState``."""
+    """Generate ``profile`` and load it into a new ``SimulatorState``.
+
+    ``builtin_parent="none"`` (§g.3) leaves the built-in roles without ``parentId``;
+    ``cross_account_rows`` (§g.5) adds rows of sibling accounts (``foreign_rows``). The other
+    keywords are ``SimulatorState``'s.
+    """
+    if builtin_parent not in ("standard_user", "none"):
+        raise ValueError(f"builtin_parent must be 'standard_user' or 'none', not {builtin_parent!r}")
     data = generate(profile, seed, api_email)
     state = SimulatorState(
         account_id or make_account_id(data.account_name, seed),
@@ -278,10 +381,14 @@ def build_state(
         primary=data.primary if primary is None else primary,
         advanced_user_security=advanced_user_security,
         seed=seed,
+        user_id_case=user_id_case,
+        builtin_roles=builtin_roles,
     )
     role_names = {}
     for role_id, name, privs, parent_id, desc in data.roles:
         owner = BUILTIN_ACCOUNT_ID if role_id in _BUILTIN_IDS else None
+        if owner is not None and builtin_parent == "none":
+            parent_id = None
         state.add_role(name, privs, parent_id=parent_id, role_id=role_id, description=desc, account_id=owner)
         role_names[role_id] = name
     for email, first, last, logged_in in data.users:
@@ -305,7 +412,20 @@ def build_state(
         )
     state.load_rows(data.user_roles, data.group_roles)
     state.api_user_id = data.api_email
+    if cross_account_rows:
+        foreign_rows(state, seed)
     return state
+
+
+def foreign_rows(state: SimulatorState, seed: int = 0) -> None:
+    """§g.5: give every third user of the account one or two built-in roles in sibling accounts
+    ``<account_id>-sub1`` (and ``-sub2``), as a primary account's view might include them."""
+    rng = random.Random(f"foreign:{seed}")
+    builtins = [r[0] for r in BUILTIN_ROLES]
+    members = [u["userId"] for u in state.users() if u["inAccount"]]
+    for i, user_id in enumerate(members[::3]):
+        for sub in range(1 + i % 2):
+            state.add_foreign_user_role(f"{state.account_id}-sub{sub + 1}", user_id, rng.choice(builtins))
 
 
 _BUILTIN_IDS = frozenset(r[0] for r in BUILTIN_ROLES)

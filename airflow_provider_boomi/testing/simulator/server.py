@@ -2,6 +2,7 @@
 
 Pipeline for every request: rate limit -> fault injection -> latency -> authentication (401) ->
 account in the path (403) -> API privileges (403) -> routing (404) -> the object operation.
+A ``timeout_after_answer`` fault runs the whole pipeline and then drops the connection.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from .api import FORBIDDEN, ApiRouter, Target, parse_target
 from .errors import SimulatorApiError
 from .faults import FaultInjector, FaultRule
-from .ratelimit import TokenBucket
+from .ratelimit import SlidingWindow, TokenBucket, make_limiter
 from .records import RequestRecord
 
 TOKEN_PREFIX = "BOOMI_TOKEN."
@@ -69,12 +70,13 @@ class Dispatcher:
         faults: FaultInjector,
         api_privileges: bool,
         seed: int,
+        rate_limiter: str = "token_bucket",
     ) -> None:
         self.router = router
         self.email = email
         self.token = token
         self.token_valid = True
-        self.bucket = TokenBucket(rate_limit)
+        self.bucket: TokenBucket | SlidingWindow = make_limiter(rate_limiter, rate_limit)
         self.rate_limit_status = rate_limit_status
         self.retry_after = retry_after
         self.latency = latency
@@ -143,7 +145,14 @@ class Dispatcher:
                     time.sleep(rule.delay)
                     rule = None
                 self._sleep_latency()
-                response = self._fault_response(rule) if rule else self._answer(method, target, headers, body)
+                if rule is not None and rule.kind == "timeout_after_answer":
+                    # Boomi acted (token consumed, write applied); only the answer is lost.
+                    self._answer(method, target, headers, body)
+                    response = Response(0, drop=True)
+                elif rule is not None:
+                    response = self._fault_response(rule)
+                else:
+                    response = self._answer(method, target, headers, body)
         except Exception as exc:  # never let a handler thread die without an answer
             response = error_response(500, f"Simulator internal error: {exc!r}")
         status = 0 if response.drop else response.status

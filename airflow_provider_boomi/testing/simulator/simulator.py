@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections.abc import Iterable
-from dataclasses import replace
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -13,8 +13,10 @@ from urllib.parse import quote, urlencode
 from .api import ApiRouter
 from .config import SimulatorConfig
 from .faults import FaultInjector, FaultRule
+from .filters import FilterDialect
 from .paging import CursorStore
 from .profiles import build_state, make_token
+from .ratelimit import SlidingWindow, TokenBucket
 from .records import RequestRecord
 from .server import Dispatcher, SimulatorHTTPServer
 from .state import SimulatorState
@@ -27,51 +29,31 @@ class BoomiSimulator:
     ``email``/``token`` and ``account_id``. ``state`` is the live account; ``requests`` records every
     call. Runtime knobs (``set_faults``, ``set_rate_limit``, ``set_latency``, ``set_token_valid``)
     take effect for the next request.
+
+    ``BoomiSimulator(profile, **settings)`` takes every ``SimulatorConfig`` field as a keyword
+    (``seed``, ``rate_limit``, ``faults``, ``groups_mode``, the §g switches such as
+    ``role_id_filter`` or ``query_tokens``, a ``dialect`` preset ...); ``config=`` takes a whole one.
     """
 
     def __init__(
-        self,
-        profile: str = "demo",
-        seed: int = 0,
-        rate_limit: float | None = 10.0,
-        latency: float = 0.0,
-        account_id: str | None = None,
-        port: int = 0,
-        faults: Iterable[FaultRule] | None = None,
-        groups_mode: str = "empty",
-        api_privileges: bool = True,
-        token: str | None = None,
-        email: str | None = None,
-        host: str = "127.0.0.1",
-        *,
-        latency_jitter: float = 0.0,
-        rate_limit_status: int = 503,
-        retry_after: float | None = None,
-        primary: bool | None = None,
-        advanced_user_security: bool = True,
-        config: SimulatorConfig | None = None,
+        self, profile: str = "demo", *, config: SimulatorConfig | None = None, **settings: Any
     ) -> None:
+        """Build the account and the server (not yet listening: see ``start``).
+
+        ``settings`` are ``SimulatorConfig`` fields (``seed=``, ``rate_limit=``, ``faults=``,
+        ``dialect=``, the §g switches ...); what is passed explicitly wins over the ``dialect``
+        preset and the profile's settings. Alternatively pass a whole ``config`` (then neither
+        ``settings`` nor ``profile`` may be given).
+        """
         if config is None:
-            config = SimulatorConfig(
-                profile=profile,
-                seed=seed,
-                rate_limit=rate_limit,
-                latency=latency,
-                latency_jitter=latency_jitter,
-                account_id=account_id,
-                port=port,
-                host=host,
-                faults=list(faults or []),
-                groups_mode=groups_mode,
-                api_privileges=api_privileges,
-                token=token,
-                email=email,
-                rate_limit_status=rate_limit_status,
-                retry_after=retry_after,
-                primary=primary,
-                advanced_user_security=advanced_user_security,
-            )
-        self.config = replace(config)
+            config = SimulatorConfig.with_dialect(settings.pop("dialect", None), profile=profile, **settings)
+        elif settings or profile != "demo":
+            given = sorted(settings) + (["profile"] if profile != "demo" else [])
+            raise TypeError(f"pass either config or settings, not both (got config and {', '.join(given)})")
+        # A copy, so that later changes to the caller's config (or its faults list) do not leak in.
+        config = copy.copy(config)
+        config.faults = list(config.faults)
+        self.config = config
         self.state: SimulatorState = build_state(
             config.profile,
             config.seed,
@@ -79,11 +61,17 @@ class BoomiSimulator:
             api_email=config.email,
             primary=config.primary,
             advanced_user_security=config.advanced_user_security,
+            builtin_parent=config.builtin_parent,
+            builtin_roles=config.builtin_roles,
+            user_id_case=config.user_id_case,
+            cross_account_rows=config.cross_account_rows,
         )
         self.email: str = config.email or self.state.api_user_id or ""
         self.token: str = config.token or make_token(config.seed)
+        filters = FilterDialect(config.role_id_filter, config.user_id_case, config.filter_operators)
+        cursors = CursorStore(mode=config.query_tokens, ttl=config.query_token_ttl)
         self._dispatcher = Dispatcher(
-            ApiRouter(self.state, CursorStore(), config.groups_mode),
+            ApiRouter(self.state, cursors, config.groups_mode, filters),
             email=self.email,
             token=self.token,
             rate_limit=config.rate_limit,
@@ -94,6 +82,7 @@ class BoomiSimulator:
             faults=FaultInjector(config.faults, config.seed),
             api_privileges=config.api_privileges,
             seed=config.seed,
+            rate_limiter=config.rate_limiter,
         )
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -206,8 +195,15 @@ class BoomiSimulator:
         self._dispatcher.faults.set_rules(faults)
 
     def set_rate_limit(self, rate_limit: float | None) -> None:
-        """Change the requests-per-second limit (``None``/``0``: unlimited); the bucket refills."""
+        """Change the requests-per-second limit (``None``/``0``: unlimited), whichever limiter
+        counts it (§g.8): a token bucket refills, a sliding window forgets its admissions."""
         self._dispatcher.bucket.set_rate(rate_limit)
+
+    @property
+    def rate_limiter(self) -> TokenBucket | SlidingWindow:
+        """The live rate limiter (§g.8): a ``TokenBucket`` or a ``SlidingWindow``, whose
+        ``admitted()`` lists the clock readings of the requests it let through."""
+        return self._dispatcher.bucket
 
     def set_latency(self, latency: float, jitter: float | None = None) -> None:
         """Change the added latency (seconds) and optionally its jitter fraction."""

@@ -34,6 +34,10 @@ CANONICAL_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OBJECT_TYPES = ("Role", "AccountUserRole", "AccountGroup", "AccountGroupUserRole")
 ALERT_LEVELS = ("none", "info", "warning", "error")
+USER_ID_CASES = ("insensitive", "sensitive")
+"""§g.4: how ``userId`` is matched, in filters and in the directory."""
+BUILTIN_ROLES_MODES = ("listed", "by_id_only")
+"""§g.2: whether Role/query lists the built-in roles."""
 
 
 def conceptual_id(*parts: str) -> str:
@@ -93,6 +97,13 @@ class SimulatorState:
 
     Accessors return Boomi JSON dicts exactly as the API would (copies). Mutators apply the same
     rules as the HTTP API and raise ``SimulatorApiError`` with the same status and message.
+
+    ``user_id_case`` (§g.4) decides how the directory keys users: ``"insensitive"`` (by lower-cased
+    email, so ``A@x.com`` and ``a@x.com`` are one user) or ``"sensitive"`` (by the exact spelling:
+    two spellings are two users). Every mutator follows it. ``builtin_roles`` (§g.2) decides whether
+    Role queries list the built-in roles (``"listed"``) or only custom ones (``"by_id_only"``).
+    Rows of other accounts (§g.5, ``add_foreign_user_role``) are served by AccountUserRole queries
+    only; they are not this account's rows for any rule or accessor but ``foreign_user_roles()``.
     """
 
     def __init__(
@@ -103,17 +114,25 @@ class SimulatorState:
         primary: bool = True,
         advanced_user_security: bool = True,
         seed: int = 0,
+        user_id_case: str = "insensitive",
+        builtin_roles: str = "listed",
     ) -> None:
+        if user_id_case not in USER_ID_CASES:
+            raise ValueError(f"user_id_case must be one of {USER_ID_CASES}, not {user_id_case!r}")
+        if builtin_roles not in BUILTIN_ROLES_MODES:
+            raise ValueError(f"builtin_roles must be one of {BUILTIN_ROLES_MODES}, not {builtin_roles!r}")
         self._lock = threading.RLock()
         self._rng = random.Random(f"state:{seed}")
         self.account_id = account_id
         self.account_name = account_name
         self.primary = primary
         self.advanced_user_security = advanced_user_security
+        self.user_id_case = user_id_case
+        self.builtin_roles = builtin_roles
         self.api_user_id: str | None = None
         """The email of the API user (set by the profile loader)."""
         self._roles: dict[str, dict[str, Any]] = {}
-        self._users: dict[str, _User] = {}  # key: lower-cased email
+        self._users: dict[str, _User] = {}  # key: user_key(email)
         self._aur: dict[str, dict[str, Any]] = {}
         self._groups: dict[str, dict[str, Any]] = {}
         self._group_resources: dict[str, list[dict[str, Any]]] = {}
@@ -125,6 +144,13 @@ class SimulatorState:
             "userId": {},
             "roleId": {},
         }
+        # AccountUserRole rows of other accounts (§g.5), apart so no rule mistakes them for ours.
+        self._foreign_aur: dict[str, dict[str, Any]] = {}
+        self._foreign_index: dict[str, dict[str, dict[str, None]]] = {"userId": {}, "roleId": {}}
+
+    def user_key(self, user_id: str) -> str:
+        """The directory key of an email: lower-cased, or as spelt when user ids are case-sensitive."""
+        return user_id if self.user_id_case == "sensitive" else user_id.lower()
 
     # ----------------------------------------------------------------- read accessors
 
@@ -142,9 +168,14 @@ class SimulatorState:
             return None
 
     def user_roles(self) -> list[dict[str, Any]]:
-        """All AccountUserRole rows."""
+        """All AccountUserRole rows of this account."""
         with self._lock:
             return [dict(r) for r in self._aur.values()]
+
+    def foreign_user_roles(self) -> list[dict[str, Any]]:
+        """AccountUserRole rows of other accounts (§g.5 ``cross_account_rows``; else empty)."""
+        with self._lock:
+            return [dict(r) for r in self._foreign_aur.values()]
 
     def account_groups(self) -> list[dict[str, Any]]:
         """All AccountGroup objects (as Boomi's query returns them: without Resources)."""
@@ -192,19 +223,34 @@ class SimulatorState:
     # ----------------------------------------------------------------- API reads
 
     def query(self, object_type: str, compiled: CompiledQuery) -> list[dict[str, Any]]:
-        """Snapshot of the rows of ``object_type`` selected by ``compiled``, in insertion order."""
+        """Snapshot of the rows of ``object_type`` selected by ``compiled``, in insertion order.
+
+        AccountUserRole queries also see the rows of other accounts, after this account's (§g.5):
+        a filter on ``accountId`` is what keeps them out.
+        """
         with self._lock:
             table, index = self._table(object_type)
-            hint = compiled.index_hint
-            rows: Iterable[dict[str, Any]]
-            if hint is not None and hint[0] in index:
-                key = hint[1].lower() if hint[0] == "userId" else hint[1]
-                rows = [table[i] for i in index[hint[0]].get(key, {})]
-            else:
-                rows = table.values()
-            if object_type == "Role" and not self.advanced_user_security:
-                rows = [r for r in rows if r["accountId"] == BUILTIN_ACCOUNT_ID]
+            rows = self._candidates(table, index, compiled.index_hint)
+            if object_type == "AccountUserRole" and self._foreign_aur:
+                rows += self._candidates(self._foreign_aur, self._foreign_index, compiled.index_hint)
+            if object_type == "Role":
+                if not self.advanced_user_security:
+                    rows = [r for r in rows if r["accountId"] == BUILTIN_ACCOUNT_ID]
+                if self.builtin_roles == "by_id_only":
+                    rows = [r for r in rows if r["accountId"] != BUILTIN_ACCOUNT_ID]
             return [r for r in rows if compiled.predicate(r)]
+
+    def _candidates(
+        self,
+        table: dict[str, dict[str, Any]],
+        index: dict[str, dict[str, dict[str, None]]],
+        hint: tuple[str, str] | None,
+    ) -> list[dict[str, Any]]:
+        """The rows an index narrows ``table`` to for ``hint`` (all rows without a usable one)."""
+        if hint is not None and hint[0] in index:
+            key = self.user_key(hint[1]) if hint[0] == "userId" else hint[1]
+            return [table[i] for i in index[hint[0]].get(key, {})]
+        return list(table.values())
 
     def _table(
         self, object_type: str
@@ -311,7 +357,7 @@ class SimulatorState:
             if not EMAIL.match(user_id):
                 raise _bad(f"userId {user_id!r} is not a valid email address.")
             self._check_assignable(role_id)
-            key = user_id.lower()
+            key = self.user_key(user_id)
             if self._find(self._aur_index, {"userId": key, "roleId": role_id}):
                 raise _bad(f"User {user_id} already has role {role_id} in account {self.account_id}.")
             user = self._users.get(key)
@@ -330,7 +376,7 @@ class SimulatorState:
         Deleting the last row takes the user out of the account; group rows are kept.
         """
         with self._lock:
-            ids = self._find(self._aur_index, {"userId": user_id.lower(), "roleId": role_id})
+            ids = self._find(self._aur_index, {"userId": self.user_key(user_id), "roleId": role_id})
             if not ids:
                 raise _bad(f"No such AccountUserRole for user {user_id} and role {role_id}")
             self.delete_user_role(ids[0])
@@ -342,7 +388,7 @@ class SimulatorState:
             if group is None:
                 raise _bad(f"AccountGroup {group_id} does not exist.")
             self._check_assignable(role_id)
-            key = user_id.lower()
+            key = self.user_key(user_id)
             user = self._users.get(key)
             if user is None or not user.has_logged_in:
                 raise _bad(
@@ -359,7 +405,8 @@ class SimulatorState:
         """Delete the user's AccountGroupUserRole row for this group and role (400 if absent)."""
         with self._lock:
             ids = self._find(
-                self._agur_index, {"accountGroupId": group_id, "userId": user_id.lower(), "roleId": role_id}
+                self._agur_index,
+                {"accountGroupId": group_id, "userId": self.user_key(user_id), "roleId": role_id},
             )
             if not ids:
                 raise _bad(f"No such AccountGroupUserRole for {user_id}, group {group_id}, role {role_id}")
@@ -368,7 +415,7 @@ class SimulatorState:
     def set_logged_in(self, user_id: str, logged_in: bool) -> None:
         """Mark a directory user as having logged in (or not)."""
         with self._lock:
-            key = user_id.lower()
+            key = self.user_key(user_id)
             user = self._users.get(key)
             if user is None:
                 raise KeyError(f"unknown user {user_id}")
@@ -379,9 +426,10 @@ class SimulatorState:
         with self._lock:
             if not EMAIL.match(user_id):
                 raise ValueError(f"userId {user_id!r} is not a valid email address")
-            if user_id.lower() in self._users:
+            key = self.user_key(user_id)
+            if key in self._users:
                 raise ValueError(f"user {user_id} already exists")
-            self._users[user_id.lower()] = _User(user_id, first_name, last_name, logged_in)
+            self._users[key] = _User(user_id, first_name, last_name, logged_in)
 
     def add_role(
         self,
@@ -444,10 +492,31 @@ class SimulatorState:
         """Fast path for profiles: add grants of known users and roles without per-row validation."""
         with self._lock:
             for user_id, role_id in user_roles:
-                self._insert(self._aur, self._aur_index, self._aur_row(self._users[user_id.lower()], role_id))
+                row = self._aur_row(self._users[self.user_key(user_id)], role_id)
+                self._insert(self._aur, self._aur_index, row)
             for group_id, user_id, role_id in group_roles:
-                row = self._agur_row(group_id, self._users[user_id.lower()], role_id)
+                row = self._agur_row(group_id, self._users[self.user_key(user_id)], role_id)
                 self._insert(self._agur, self._agur_index, row)
+
+    def add_foreign_user_role(self, account_id: str, user_id: str, role_id: str) -> dict[str, Any]:
+        """Add an AccountUserRole row of *another* account for a directory user (§g.5).
+
+        Such rows answer AccountUserRole queries that do not narrow ``accountId`` to this account,
+        and nothing else: they cannot be deleted through this account, do not count as the user's
+        roles here, and are listed by ``foreign_user_roles()`` only. Raises ``ValueError`` for this
+        account's own id, an unknown user or a duplicate.
+        """
+        with self._lock:
+            if account_id == self.account_id:
+                raise ValueError("a foreign row needs another account's id")
+            user = self._users.get(self.user_key(user_id))
+            if user is None:
+                raise ValueError(f"unknown user {user_id}")
+            row = self._aur_row(user, role_id, account_id)
+            if row["id"] in self._foreign_aur:
+                raise ValueError(f"{user_id} already has role {role_id} in account {account_id}")
+            self._insert(self._foreign_aur, self._foreign_index, row)
+            return dict(row)
 
     # ----------------------------------------------------------------- internals
 
@@ -457,22 +526,22 @@ class SimulatorState:
         if not CANONICAL_ID.match(role_id):
             raise _bad(f"Role {role_id} cannot be assigned through the API.")
 
-    def _aur_row(self, user: _User, role_id: str) -> dict[str, Any]:
+    def _aur_row(self, user: _User, role_id: str, account_id: str | None = None) -> dict[str, Any]:
+        account_id = account_id or self.account_id
         return {
             "@type": "AccountUserRole",
-            "id": conceptual_id(self.account_id, user.user_id.lower(), role_id),
-            "accountId": self.account_id,
+            "id": conceptual_id(account_id, self.user_key(user.user_id), role_id),
+            "accountId": account_id,
             "userId": user.user_id,
             "roleId": role_id,
             "firstName": user.first_name,
             "lastName": user.last_name,
         }
 
-    @staticmethod
-    def _agur_row(group_id: str, user: _User, role_id: str) -> dict[str, Any]:
+    def _agur_row(self, group_id: str, user: _User, role_id: str) -> dict[str, Any]:
         return {
             "@type": "AccountGroupUserRole",
-            "id": conceptual_id("group", group_id, user.user_id.lower(), role_id),
+            "id": conceptual_id("group", group_id, self.user_key(user.user_id), role_id),
             "accountGroupId": group_id,
             "userId": user.user_id,
             "roleId": role_id,
@@ -480,10 +549,9 @@ class SimulatorState:
             "lastName": user.last_name,
         }
 
-    @staticmethod
-    def _index_key(prop: str, row: dict[str, Any]) -> str:
+    def _index_key(self, prop: str, row: dict[str, Any]) -> str:
         value = str(row[prop])
-        return value.lower() if prop == "userId" else value
+        return self.user_key(value) if prop == "userId" else value
 
     def _insert(
         self,
