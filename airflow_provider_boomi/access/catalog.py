@@ -135,8 +135,9 @@ class RoleSource:
                 return
             for role_id in missing:
                 role = self.fetch(role_id)
-                self._roles[role_id] = role if role is not None and role.id else Role(id=role_id)
-                if role is None:
+                readable = role is not None and role.id == role_id
+                self._roles[role_id] = role if role is not None and readable else Role(id=role_id)
+                if not readable:
                     self._privileges_unknown.add(role_id)
                     self.warnings.append(
                         f"role {role_id} is the parent of a listed role but could not be read: roles "

@@ -246,6 +246,7 @@ class Provisioner:
         self._groups: list[AccountGroup] | None = None
         self._matching: str | None = None  # detected userId matching (§g.4)
         self._spellings: dict[str, set[str]] | None = None  # lower-cased id -> Boomi's spellings
+        self._group_spellings: dict[str, set[str]] | None = None  # the same, from group-role rows
         self._record_lock = threading.Lock()
         self._catalog_lock = threading.Lock()
 
@@ -469,7 +470,9 @@ class Provisioner:
         found = self._client.query_account_user_roles(
             QueryFilter.all_of(self._account_filter(), QueryFilter.equals("userId", other))
         )
-        matching = "insensitive" if any(_same_user(r.user_id, sample) for r in found) else "sensitive"
+        # Only Boomi's own spelling coming back proves case-insensitive matching: a row spelt as
+        # asked would be another user that a case-sensitive Boomi holds separately.
+        matching = "insensitive" if any(r.user_id == sample for r in found) else "sensitive"
         log.info(
             "Boomi matches userId %s in account %s (asked for %s as %s)",
             "case-insensitively" if matching == "insensitive" else "case-sensitively",
@@ -530,21 +533,44 @@ class Provisioner:
         """Boomi's spelling of a user seen in this account's group-role rows, or ``None``.
 
         AccountGroupUserRole has no accountId, so rows are scoped by this account's group ids.
+        On a case-insensitive Boomi one ``userId`` query finds any spelling; on a
+        case-sensitive one only a scan of the groups can (once per provisioner, cached).
         """
-        groups = {g.id for g in self._account_groups() if g.id}
+        groups = self._group_ids()
         if not groups:
             return None
-        rows = self._client.query_account_group_user_roles(QueryFilter.equals("userId", typed))
-        exact = self.user_id_matching() == "sensitive"
-        spellings = {
-            r.user_id
-            for r in rows
-            if r.user_id
-            and r.account_group_id in groups
-            and (r.user_id == typed if exact else _same_user(r.user_id, typed))
-        }
+        if self.user_id_matching() == "sensitive":
+            spellings = set(self._group_directory().get(typed.strip().lower(), ()))
+        else:
+            rows = self._client.query_account_group_user_roles(QueryFilter.equals("userId", typed))
+            spellings = {
+                r.user_id
+                for r in rows
+                if r.user_id and r.account_group_id in groups and _same_user(r.user_id, typed)
+            }
         _refuse_ambiguous(typed, spellings)
         return next(iter(spellings), None)
+
+    def _group_ids(self) -> set[str]:
+        """This account's group ids; none on an account without groups (403/400/404, §g.6)."""
+        try:
+            return {g.id for g in self._account_groups() if g.id}
+        except (BoomiPermissionError, BoomiBadRequestError, BoomiNotFoundError):
+            return set()
+
+    def _group_directory(self) -> dict[str, set[str]]:
+        """Every spelling of every user id in this account's group-role rows (one scan, cached)."""
+        groups = sorted(self._group_ids())
+        with self._catalog_lock:
+            if self._group_spellings is None:
+                spellings: dict[str, set[str]] = {}
+                for group_id in groups:
+                    query = QueryFilter.equals("accountGroupId", group_id)
+                    for row in self._client.query_account_group_user_roles(query):
+                        if row.user_id and _same_id(row.account_group_id, group_id):
+                            spellings.setdefault(row.user_id.lower(), set()).add(row.user_id)
+                self._group_spellings = spellings
+            return self._group_spellings
 
     # --- global roles -----------------------------------------------------------------------------
 
@@ -555,16 +581,20 @@ class Provisioner:
         if existing is not None:
             draft.state_before, draft.boomi_id = "present", existing.id
             return draft.finish(ALREADY_SATISFIED, verification="role already held; no call made")
-        if not rows:
+        group_spelling = None if rows else self._group_spelling(typed)
+        if group_spelling is not None:
             # A user who holds only group roles already exists: reuse Boomi's spelling of them,
             # or the assignment would invite a twin on a case-sensitive Boomi.
-            user_id = self._group_spelling(typed) or user_id
-        draft.state_before = "absent" if rows else "absent (user not in account)"
-        if not rows:
+            user_id = group_spelling
+            draft.state_before = "absent (user holds only group roles)"
+        elif not rows:
+            draft.state_before = "absent (user not in account)"
             notify = "with" if draft.change.notify_user else "without"
             draft.side_effects.append(
                 f"{'would invite' if draft.dry_run else 'invited'} new user {user_id} ({notify} email)"
             )
+        else:
+            draft.state_before = "absent"
         if draft.dry_run:
             return draft.finish(PLANNED, verification="dry run: nothing sent")
         exact = self.user_id_matching() == "sensitive"
@@ -700,28 +730,23 @@ class Provisioner:
 
     def _group_user(self, typed: str, group_id: str) -> tuple[str, list[AccountGroupUserRole]]:
         """Boomi's spelling of the user and their rows in this group."""
-        exact = self.user_id_matching() == "sensitive"
-        if exact:
-            spellings = set(self._account_spellings().get(typed.strip().lower(), ()))
-            spellings |= {
-                r.user_id for r in self._group_scan(group_id) if r.user_id and _same_user(r.user_id, typed)
-            }
+        if self.user_id_matching() == "sensitive":
+            key = typed.strip().lower()
+            spellings = set(self._account_spellings().get(key, ())) | set(
+                self._group_directory().get(key, ())
+            )
             _refuse_ambiguous(typed, spellings)
-            spelling = next(iter(spellings), None) or self._group_spelling(typed) or typed
+            spelling = next(iter(spellings), typed)
             return spelling, self._group_rows(group_id, spelling, exact=True)
         rows = self._group_rows(group_id, typed, exact=False)
         spellings = {r.user_id for r in rows if r.user_id}
         _refuse_ambiguous(typed, spellings)
         if spellings:
             return next(iter(spellings)), rows
-        spelling, _ = self._resolve_user(typed)
-        if spelling == typed:
+        spelling, account_rows = self._resolve_user(typed)
+        if not account_rows:
             spelling = self._group_spelling(typed) or typed
         return spelling, rows
-
-    def _group_scan(self, group_id: str) -> list[AccountGroupUserRole]:
-        rows = self._client.query_account_group_user_roles(QueryFilter.equals("accountGroupId", group_id))
-        return [r for r in rows if _same_id(r.account_group_id, group_id)]
 
     def _group_rows(self, group_id: str, user_id: str, *, exact: bool) -> list[AccountGroupUserRole]:
         query = QueryFilter.all_of(

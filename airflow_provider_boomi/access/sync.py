@@ -411,6 +411,11 @@ class _SyncRun:
             if key.table == "groups" and not self.groups:
                 # Zero groups: a non-primary account (the C1 connector's "empty results").
                 self.account_groups_available = False
+                if self.previous_groups:
+                    self.warnings.append(
+                        f"AccountGroup query returned no group, but the previous snapshot has "
+                        f"{self.previous_groups}: check that the groups were deleted in Boomi"
+                    )
         elif kind == "split":
             self.split_requested = True
             if self.catalog is not None:
@@ -466,6 +471,9 @@ class _SyncRun:
 
     def _groups_unavailable(self, exc: BoomiError) -> None:
         status = exc.status
+        if self.groups:
+            # Refused after some groups were read: not "no groups here" but a broken chain.
+            raise exc
         if self.previous_groups:
             raise SyncConsistencyError(
                 f"AccountGroup query failed with HTTP {status}, but the previous snapshot of account "

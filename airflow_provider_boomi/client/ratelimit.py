@@ -43,8 +43,11 @@ SAFETY_MARGIN = 0.02
 """Fraction by which the limiter paces below the configured rate.
 
 With requests exactly ``1/rate`` apart, a closed one-second window can hold ``rate + 1``
-requests, and network jitter can bunch arrivals at the server. Pacing 2% slower keeps every
-1-second window at or under the configured rate.
+requests. Pacing 2% slower keeps perfectly even requests within the rate, but it does not
+guarantee every one-second window at the server stays at or under it: network jitter can bunch
+arrivals at the server, and a server counting a strict sliding one-second window then answers
+503 (reference §g.8). Those 503s are handled, not prevented: the request is retried with
+backoff and :meth:`RateLimiter.on_throttled` slows the pace.
 """
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -19,7 +19,6 @@ from airflow_provider_boomi.access.changes import (
     ADD_GROUP_ROLE,
     ASSIGN_ROLE,
     FAILED,
-    REFUSED,
     REMOVE_GROUP_ROLE,
     REVOKE_ROLE,
     AccessChange,
@@ -83,7 +82,12 @@ def _describe(index: int, result: ChangeResult) -> str:
 
 
 class _BoomiProvisioningOperator(BaseOperator):
-    """Shared execution: hook, guards, ledger, summary and the failure rule."""
+    """Shared execution: hook, guards, ledger, summary and the failure rule.
+
+    Every provisioning operator also takes ``user_id_matching``: how Boomi matches user ids
+    (reference §g.4): ``"detect"`` (default: asked once per task, two reads), ``"insensitive"``
+    or ``"sensitive"`` (the user's stored spelling is then found by a scan of the account's rows).
+    """
 
     template_fields: Sequence[str] = ("boomi_conn_id", "ledger_path", "is_dry_run", "reason")
 
@@ -94,10 +98,12 @@ class _BoomiProvisioningOperator(BaseOperator):
         dry_run: bool | str = False,
         ledger_path: str | None = None,
         reason: str | None = None,
+        user_id_matching: Literal["detect", "insensitive", "sensitive"] = "detect",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.boomi_conn_id = boomi_conn_id
+        self.user_id_matching = user_id_matching
         # Not ``self.dry_run``: that name is a BaseOperator method.
         self.is_dry_run = dry_run
         self.ledger_path = ledger_path
@@ -120,7 +126,10 @@ class _BoomiProvisioningOperator(BaseOperator):
             raise AirflowFailException(f"invalid access changes: {exc}") from exc
         hook = BoomiHook(boomi_conn_id=self.boomi_conn_id)
         options = ProvisioningOptions(
-            provisioning_enabled=hook.provisioning_enabled, dry_run=dry_run, max_changes=max_changes
+            provisioning_enabled=hook.provisioning_enabled,
+            dry_run=dry_run,
+            max_changes=max_changes,
+            user_id_matching=self.user_id_matching,
         )
         ledger_path = self.ledger_path or None
         ledger: LedgerWriter | None = None
@@ -160,7 +169,7 @@ class _BoomiProvisioningOperator(BaseOperator):
 
     @staticmethod
     def _fail_if_needed(results: Sequence[ChangeResult], summary: dict[str, Any], context: Context) -> None:
-        bad = [(i, r) for i, r in enumerate(results, start=1) if r.outcome in (FAILED, REFUSED)]
+        bad = [(i, r) for i, r in enumerate(results, start=1) if not r.ok]
         if not bad:
             return
         ti = context.get("ti")

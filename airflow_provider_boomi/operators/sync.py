@@ -35,6 +35,8 @@ class BoomiSyncOperator(BaseOperator):
         account whose previous snapshot had groups fails either way.
     :param on_ignored_filter: ``"fallback"`` (default) reads the global-role rows in one chain when
         Boomi ignores or refuses the ``roleId`` split (reference §g.1); ``"fail"`` fails the task.
+    :param max_chain_restarts: how often one query chain may start again after Boomi refused
+        its page token (reference §g.7) before the task fails (default 2).
     :param builtin_inheritance: resolve built-in roles' privileges through their ``parentId``
         (reference §g.3); default false: built-in roles keep the privileges Boomi lists.
     :param split_user_roles: ``"auto"`` (default: split the global-role chain by role when it is
@@ -63,6 +65,7 @@ class BoomiSyncOperator(BaseOperator):
         split_user_roles: Literal["never", "by_role", "auto"] = "auto",
         on_ignored_filter: Literal["fallback", "fail"] = "fallback",
         builtin_inheritance: bool = False,
+        max_chain_restarts: int = 2,
         max_workers: int = 8,
         storage_options: Mapping[str, Any] | None = None,
         **kwargs: Any,
@@ -83,6 +86,7 @@ class BoomiSyncOperator(BaseOperator):
         self.split_user_roles = split_user_roles
         self.on_ignored_filter = on_ignored_filter
         self.builtin_inheritance = builtin_inheritance
+        self.max_chain_restarts = max_chain_restarts
         self.max_workers = max_workers
         self.storage_options = dict(storage_options) if storage_options else None
         self._result: SyncResult | None = None
@@ -100,6 +104,7 @@ class BoomiSyncOperator(BaseOperator):
             account_groups_unavailable=self.account_groups_unavailable,
             split_user_roles=self.split_user_roles,
             on_ignored_filter=self.on_ignored_filter,
+            max_chain_restarts=self.max_chain_restarts,
             max_workers=self.max_workers,
         )
 
