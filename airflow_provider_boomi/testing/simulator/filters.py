@@ -117,10 +117,15 @@ DEFAULT_DIALECT = FilterDialect()
 
 @dataclass(frozen=True)
 class CompiledQuery:
-    """A parsed query: the predicate, plus an equality a table index may serve (``None``: scan)."""
+    """A parsed query: the predicate, plus the equalities a table index may serve (none: scan)."""
 
     predicate: Predicate
-    index_hint: tuple[str, str] | None = None
+    index_hints: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def index_hint(self) -> tuple[str, str] | None:
+        """The first equality every selected row satisfies, or ``None``."""
+        return self.index_hints[0] if self.index_hints else None
 
     def matches(self, row: Row) -> bool:
         """Whether ``row`` is selected."""
@@ -171,30 +176,31 @@ def compile_query(body: Any, object_type: str, dialect: FilterDialect = DEFAULT_
         return MATCH_ALL
     predicate = _compile(expression, object_type, dialect)
     return CompiledQuery(
-        predicate, _index_hint(expression, lambda prop: not dialect.ignores(object_type, prop))
+        predicate, _index_hints(expression, lambda prop: not dialect.ignores(object_type, prop))
     )
 
 
-def _index_hint(
+def _index_hints(
     expression: Any, usable: Callable[[str], bool] = lambda _prop: True
-) -> tuple[str, str] | None:
-    """An EQUALS that every selected row must satisfy (top level, or inside a top-level ``and``);
-    terms on properties that are not ``usable`` (dropped by the dialect) are passed over."""
+) -> tuple[tuple[str, str], ...]:
+    """The EQUALS terms every selected row must satisfy (top level, or inside a top-level ``and``),
+    so the state can use whichever it has an index for (``accountId EQUALS`` comes first in the
+    client's queries, and no table is indexed by it); terms on properties that are not ``usable``
+    (dropped by the dialect) are passed over."""
     candidates = [expression]
     if isinstance(expression, Mapping) and expression.get("operator") == "and":
         nested = expression.get("nestedExpression")
         candidates = list(nested) if isinstance(nested, list) else []
-    for cand in candidates:
-        if (
-            isinstance(cand, Mapping)
-            and cand.get("operator") == "EQUALS"
-            and isinstance(cand.get("argument"), list)
-            and len(cand["argument"]) == 1
-            and isinstance(cand.get("property"), str)
-            and usable(cand["property"])
-        ):
-            return cand["property"], _as_text(cand["argument"][0])
-    return None
+    return tuple(
+        (cand["property"], _as_text(cand["argument"][0]))
+        for cand in candidates
+        if isinstance(cand, Mapping)
+        and cand.get("operator") == "EQUALS"
+        and isinstance(cand.get("argument"), list)
+        and len(cand["argument"]) == 1
+        and isinstance(cand.get("property"), str)
+        and usable(cand["property"])
+    )
 
 
 def _as_text(value: Any) -> str:

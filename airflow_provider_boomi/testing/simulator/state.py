@@ -230,9 +230,9 @@ class SimulatorState:
         """
         with self._lock:
             table, index = self._table(object_type)
-            rows = self._candidates(table, index, compiled.index_hint)
+            rows = self._candidates(table, index, compiled.index_hints)
             if object_type == "AccountUserRole" and self._foreign_aur:
-                rows += self._candidates(self._foreign_aur, self._foreign_index, compiled.index_hint)
+                rows += self._candidates(self._foreign_aur, self._foreign_index, compiled.index_hints)
             if object_type == "Role":
                 if not self.advanced_user_security:
                     rows = [r for r in rows if r["accountId"] == BUILTIN_ACCOUNT_ID]
@@ -244,12 +244,13 @@ class SimulatorState:
         self,
         table: dict[str, dict[str, Any]],
         index: dict[str, dict[str, dict[str, None]]],
-        hint: tuple[str, str] | None,
+        hints: tuple[tuple[str, str], ...],
     ) -> list[dict[str, Any]]:
-        """The rows an index narrows ``table`` to for ``hint`` (all rows without a usable one)."""
-        if hint is not None and hint[0] in index:
-            key = self.user_key(hint[1]) if hint[0] == "userId" else hint[1]
-            return [table[i] for i in index[hint[0]].get(key, {})]
+        """The rows an index narrows ``table`` to for the first indexed hint (all rows without one)."""
+        for prop, value in hints:
+            if prop in index:
+                key = self.user_key(value) if prop == "userId" else value
+                return [table[i] for i in index[prop].get(key, {})]
         return list(table.values())
 
     def _table(
