@@ -3,9 +3,11 @@
 The simulator (``large`` profile) runs in its own process at rate R with latency L. The batch
 assigns a role to 500 users who lack it and revokes a role from 500 other users who keep at
 least one more (each user appears once). Every change needs three calls by the rules: read the
-user's current rows, write (create or delete), read back to verify. So the batch's own bound
-is max(minimum calls / R, longest per-user chain x L) with minimum calls = 3 x changes + 1 (the
-role catalog). Strategies, each in a fresh child process against a fresh simulator:
+user's current rows, write (create or delete), read back to verify; a revoke of a user who
+lacks Standard User first assigns it (the floor that keeps concurrent revokes safe). So the
+batch's own bound is max(minimum calls / R, longest per-user chain x L) with minimum calls =
+3 x changes + 1 (the role catalog) + 2 (detecting how Boomi matches user ids) + the floor's
+creates. Strategies, each in a fresh child process against a fresh simulator:
 
 * ``provider``: ``Provisioner.apply_all`` (users concurrently, each user's changes in order);
 * ``sequential``: the same rules one request at a time (``max_workers=1``).
@@ -37,27 +39,43 @@ STRATEGIES = {"provider": 8, "sequential": 1}
 CALLS_PER_CHANGE = 3
 
 
-def build_batch(size: int, seed: int = 0) -> list[dict[str, str]]:
-    """Changes for the ``large`` profile, computed from the same seeded state the server has."""
+def build_batch(size: int, seed: int = 0) -> tuple[list[dict[str, str]], int]:
+    """Changes for the ``large`` profile, computed from the same seeded state the server has,
+    and how many of the revoked users lack Standard User (the floor every revoke leaves in
+    place costs them one create each).
+
+    The connection's own user is left out (changes to it are refused), and so are revokes of
+    Standard User (the floor itself) and of administrative roles (their last-administrator check
+    is a query of its own; the sync benchmark's numbers are not about that rule).
+    """
     from airflow_provider_boomi.testing.simulator import BoomiSimulator
 
     state = BoomiSimulator(profile="large", seed=seed, rate_limit=None).state
     auditor = state.role_by_name("Auditor")
-    assert auditor is not None
+    standard = state.role_by_name("Standard User")
+    assert auditor is not None and standard is not None
+    admin_roles = {
+        r["id"] for r in state.roles() if "ACCOUNT_ADMIN" in {p["name"] for p in r["Privileges"]["Privilege"]}
+    }
     roles_of: dict[str, list[str]] = {}
     for row in state.user_roles():
         roles_of.setdefault(row["userId"], []).append(row["roleId"])
-    users = sorted(roles_of)
+    users = sorted(u for u in roles_of if u != state.api_user_id)
     half = size // 2
     assign = [u for u in users if auditor["id"] not in roles_of[u]][:half]
     taken = set(assign)
-    revoke = [u for u in users if u not in taken and len(roles_of[u]) >= 2][: size - half]
+
+    def revocable(user: str) -> list[str]:
+        return [r for r in roles_of[user] if r != standard["id"] and r not in admin_roles]
+
+    revoke = [u for u in users if u not in taken and len(roles_of[u]) >= 2 and revocable(u)][: size - half]
     changes = [
         {"action": "assign_role", "user_id": u, "role_id": auditor["id"], "notify_user": "false"}
         for u in assign
     ]
-    changes += [{"action": "revoke_role", "user_id": u, "role_id": roles_of[u][0]} for u in revoke]
-    return changes
+    changes += [{"action": "revoke_role", "user_id": u, "role_id": revocable(u)[0]} for u in revoke]
+    floor_creates = sum(1 for u in revoke if standard["id"] not in roles_of[u])
+    return changes, floor_creates
 
 
 def child_main(args: argparse.Namespace) -> None:
@@ -118,9 +136,11 @@ def main() -> None:
     if args.child:
         child_main(args)
         return
-    changes = build_batch(args.size)
-    minimum = CALLS_PER_CHANGE * len(changes) + 1
-    longest_chain = CALLS_PER_CHANGE  # every user appears once in the batch
+    changes, floor_creates = build_batch(args.size)
+    # Read, write and read back per change; the role catalog; two reads that detect how Boomi
+    # matches user ids (§g.4); one Standard User create per revoked user who lacks it.
+    minimum = CALLS_PER_CHANGE * len(changes) + 1 + 2 + floor_creates
+    longest_chain = CALLS_PER_CHANGE + (1 if floor_creates else 0)  # every user appears once
     lines = [HEADER, "|" + "---|" * 12]
     settings = list(SETTINGS) if args.setting == "both" else [args.setting]
     with tempfile.TemporaryDirectory() as tmp:

@@ -87,6 +87,10 @@ _MAX_LISTED = 15  # candidates named in an "unknown role/group" message
 _NO_REREAD = (BoomiAuthenticationError, BoomiPermissionError)
 # Errors that are a definite "no" from Boomi (as opposed to an unknown outcome).
 _DEFINITE = (BoomiBadRequestError, BoomiNotFoundError, *_NO_REREAD)
+_ADMIN_PRIVILEGE = "ACCOUNT_ADMIN"
+# The verification of a change whose write may still take effect: the user's later changes in
+# the batch are skipped.
+_UNSETTLED = "unsettled: the write may still take effect"
 
 
 class ResolutionError(LookupError):
@@ -120,6 +124,11 @@ class ProvisioningOptions:
     :param user_id_matching: how Boomi matches ``userId`` in filters (reference §g.4):
         ``"detect"`` (default: asked once per provisioner, two reads), ``"insensitive"`` or
         ``"sensitive"`` (then the user's spelling is found by one scan of the account's rows).
+    :param allow_own_user: allow changes to the connection's own user (refused by default: the
+        integration would change, or lose, the access every later call needs).
+    :param allow_standard_user_revoke: allow revoking Standard User (refused by default: it is
+        the floor that keeps a user in the account whatever else runs at once; even with this
+        set, revoking it as the user's last role is refused).
     :param max_workers: users whose changes are applied concurrently. Every request still goes
         through the account's one rate limiter, so this only fills the limit (rate x latency
         requests in flight); changes to one user always run in order, on one thread.
@@ -130,6 +139,8 @@ class ProvisioningOptions:
     max_changes: int = DEFAULT_MAX_CHANGES
     max_workers: int = 8
     user_id_matching: Literal["detect", "insensitive", "sensitive"] = "detect"
+    allow_own_user: bool = False
+    allow_standard_user_revoke: bool = False
 
     def __post_init__(self) -> None:
         if (
@@ -301,8 +312,28 @@ class Provisioner:
         results: list[ChangeResult | None] = [None] * len(changes)
 
         def apply_for_user(indices: list[int]) -> None:
+            unsettled: ChangeResult | None = None
             for index in indices:
-                result = self._apply_one(changes[index])
+                if unsettled is not None:
+                    # A write to this user may still land: deciding the next change from a state
+                    # that is about to change is how a user loses more than asked. The task's
+                    # retry re-reads everything and settles it.
+                    result = (
+                        _Draft(changes[index], self.options.dry_run)
+                        .unresolved()
+                        .finish(
+                            FAILED,
+                            error=(
+                                f"skipped: the earlier change {unsettled.action} {unsettled.role_name or ''} "
+                                f"for this user ended with an unknown outcome ({unsettled.error}); check the "
+                                "user in Boomi, then retry (every change re-reads the state first)"
+                            ),
+                        )
+                    )
+                else:
+                    result = self._apply_one(changes[index])
+                    if result.verification == _UNSETTLED:
+                        unsettled = result
                 self._record(result)
                 results[index] = result
 
@@ -408,6 +439,15 @@ class Provisioner:
         except BoomiError as exc:
             draft.unresolved()
             return draft.finish(FAILED, error=f"could not read roles or account groups: {exc}")
+        if not self.options.allow_own_user and _same_user(change.user_id, self._client.config.email):
+            return draft.finish(
+                REFUSED,
+                error=(
+                    f"{change.user_id} is the connection's own user: changing its access could cut off "
+                    "this integration (every later call, sync and verification needs it). Make the change "
+                    "in Boomi's UI, or set allow_own_user=True if it is intended"
+                ),
+            )
         if not role.is_assignable:
             return draft.finish(
                 REFUSED,
@@ -638,21 +678,24 @@ class Provisioner:
         draft.state_before = "present (last role)" if last_role else "present"
         if user_id != typed:
             draft.side_effects.append(f"user resolved to Boomi's spelling {user_id}")
-        standard: RoleInfo | None = None
-        if last_role:
-            standard = self._standard_user()
-            if _same_id(standard.role_id, role.role_id) or role.name == STANDARD_USER_ROLE_NAME:
-                return draft.finish(
-                    REFUSED,
-                    error=(
-                        f"{STANDARD_USER_ROLE_NAME} is the last global role of {user_id}: revoking it would "
-                        "remove the user from the account, and users are never deleted. Assign another "
-                        "role first if the user should keep access with a different role"
-                    ),
-                )
+        standard: RoleInfo | None = self._standard_user()
+        assert standard is not None
+        if _same_id(standard.role_id, role.role_id):
+            refusal = self._standard_user_refusal(user_id, last_role)
+            if refusal is not None:
+                return draft.finish(REFUSED, error=refusal)
+            standard = None  # the floor itself goes, by explicit opt-in
+        refusal = self._last_administrator_refusal(user_id, role)
+        if refusal is not None:
+            return draft.finish(REFUSED, error=refusal)
+        # The floor (DESIGN §6): every revoke leaves Standard User in place, assigning it first
+        # (without email) when the user lacks it. Two revokes of one user running at once in
+        # different processes then cannot leave the user with no global role, with no lock:
+        # neither ever deletes Standard User.
+        if standard is not None and _find(rows, standard.role_id) is None:
             effect = (
                 f"{STANDARD_USER_ROLE_NAME} ({standard.role_id}) without email, "
-                "so the user stays in the account"
+                "so the user keeps a global role"
             )
             if draft.dry_run:
                 draft.side_effects.append(f"would assign {effect}")
@@ -677,6 +720,55 @@ class Provisioner:
             return self._after_error(draft, exc, check, "the role row's removal")
         kept_note = f"; {STANDARD_USER_ROLE_NAME} present" if standard else ""
         return self._verify(draft, check, f"read back: role row absent{kept_note}")
+
+    def _standard_user_refusal(self, user_id: str, last_role: bool) -> str | None:
+        """Why Standard User may not be revoked from ``user_id`` (``None``: it may)."""
+        if last_role:
+            return (
+                f"{STANDARD_USER_ROLE_NAME} is the last global role of {user_id}: revoking it would remove "
+                "the user from the account, and users are never deleted. Assign another role first if "
+                "the user should keep access with a different role"
+            )
+        if not self.options.allow_standard_user_revoke:
+            return (
+                f"{STANDARD_USER_ROLE_NAME} is the floor that keeps {user_id} in the account whatever else "
+                "runs at once, so it is not revoked (set allow_standard_user_revoke=True to revoke it while "
+                "the user holds other roles; that opt-in is not safe against concurrent revokes)"
+            )
+        return None
+
+    def _last_administrator_refusal(self, user_id: str, role: RoleInfo) -> str | None:
+        """Refuse to revoke the account's last administrator (``None``: others remain).
+
+        An administrator holds a global role with ACCOUNT_ADMIN among its effective privileges.
+        A role of unknown privileges counts as administrative when it is the one revoked, and
+        not when it is what another user holds: the check errs towards keeping access.
+        """
+        if role.effective_privileges is not None and _ADMIN_PRIVILEGE not in role.effective_privileges:
+            return None
+        admin_roles = sorted(
+            r.role_id
+            for r in self._roles().roles.values()
+            if r.effective_privileges is not None and _ADMIN_PRIVILEGE in r.effective_privileges
+        )
+        if not admin_roles:
+            return None  # nothing known to compare with; Boomi keeps its own last-admin rule
+        terms = [QueryFilter.equals("roleId", r) for r in admin_roles]
+        roles_filter = terms[0] if len(terms) == 1 else QueryFilter.any_of(*terms)
+        query = QueryFilter.all_of(self._account_filter(), roles_filter)
+        # Checked client-side too: Boomi may ignore the roleId term (§g.1).
+        others = {
+            r.user_id.lower()
+            for r in self._in_account(self._client.query_account_user_roles(query))
+            if r.user_id and r.role_id in admin_roles and not _same_user(r.user_id, user_id)
+        }
+        if others:
+            return None
+        return (
+            f"{user_id} is the account's last administrator (no other user holds a role with "
+            f"{_ADMIN_PRIVILEGE}): revoking {role.name or role.role_id} would leave nobody to administer "
+            f"account {self._client.config.account_id}. Give another user an administrator role first"
+        )
 
     def _keep_user_in_account(self, draft: _Draft, user_id: str, standard: RoleInfo) -> ChangeResult | None:
         """The Standard User safeguard: grant Standard User (no email) before the last role goes.
@@ -855,10 +947,16 @@ class Provisioner:
                     f"{exc}; reading the state back failed too ({read_exc}), so the outcome is unknown: "
                     "check the user's access in Boomi before retrying"
                 ),
-                verification="not verified",
+                verification=_UNSETTLED,
             )
         if not holds:
-            return draft.finish(FAILED, error=str(exc), verification=f"read back: {what} not in place")
+            if isinstance(exc, _DEFINITE):
+                return draft.finish(FAILED, error=str(exc), verification=f"read back: {what} not in place")
+            # No definite answer: the write may still land after this read (a DELETE that timed
+            # out here can be applied a second later), so the user's state is not settled.
+            return draft.finish(
+                FAILED, error=f"{exc}; read back: {what} not in place yet", verification=_UNSETTLED
+            )
         draft.boomi_id = boomi_id or draft.boomi_id
         if isinstance(exc, _DEFINITE):
             # Boomi said no, yet the state holds: another actor made the same change meanwhile.

@@ -84,9 +84,17 @@ def _describe(index: int, result: ChangeResult) -> str:
 class _BoomiProvisioningOperator(BaseOperator):
     """Shared execution: hook, guards, ledger, summary and the failure rule.
 
-    Every provisioning operator also takes ``user_id_matching``: how Boomi matches user ids
-    (reference §g.4): ``"detect"`` (default: asked once per task, two reads), ``"insensitive"``
-    or ``"sensitive"`` (the user's stored spelling is then found by a scan of the account's rows).
+    Every provisioning operator also takes:
+
+    * ``user_id_matching``: how Boomi matches user ids (reference §g.4): ``"detect"`` (default:
+      asked once per task, two reads), ``"insensitive"`` or ``"sensitive"`` (the user's stored
+      spelling is then found by a scan of the account's rows);
+    * ``allow_own_user`` (default false): changes to the connection's own user are refused;
+    * ``allow_standard_user_revoke`` (default false): Standard User, the floor every revoke leaves
+      in place, is not revoked.
+
+    Two runs may change one user at once without a lock (see docs/safeguards-and-ledger.md); to
+    serialise them anyway, give every Boomi task of an account the same ``pool`` of one slot.
     """
 
     template_fields: Sequence[str] = ("boomi_conn_id", "ledger_path", "is_dry_run", "reason")
@@ -99,11 +107,15 @@ class _BoomiProvisioningOperator(BaseOperator):
         ledger_path: str | None = None,
         reason: str | None = None,
         user_id_matching: Literal["detect", "insensitive", "sensitive"] = "detect",
+        allow_own_user: bool = False,
+        allow_standard_user_revoke: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.boomi_conn_id = boomi_conn_id
         self.user_id_matching = user_id_matching
+        self.allow_own_user = allow_own_user
+        self.allow_standard_user_revoke = allow_standard_user_revoke
         # Not ``self.dry_run``: that name is a BaseOperator method.
         self.is_dry_run = dry_run
         self.ledger_path = ledger_path
@@ -130,6 +142,8 @@ class _BoomiProvisioningOperator(BaseOperator):
             dry_run=dry_run,
             max_changes=max_changes,
             user_id_matching=self.user_id_matching,
+            allow_own_user=self.allow_own_user,
+            allow_standard_user_revoke=self.allow_standard_user_revoke,
         )
         ledger_path = self.ledger_path or None
         ledger: LedgerWriter | None = None

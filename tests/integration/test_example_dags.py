@@ -14,6 +14,7 @@ import pytest
 from airflow_provider_boomi.access.ledger import read_ledger
 from airflow_provider_boomi.dataset import SnapshotStore
 from airflow_provider_boomi.testing.simulator import BoomiSimulator
+from airflow_provider_boomi.testing.simulator.state import STANDARD_USER_ID
 from tests.conftest import REPO, load_dag
 
 DAG_IDS = {
@@ -220,7 +221,14 @@ def test_apply_review_decisions_rejects_a_bad_workbook(
 
 
 def test_jit_access_grants_waits_and_revokes(sim: BoomiSimulator, dag_folder: Path, tmp_path: Path) -> None:
-    user = next(u["userId"] for u in sim.state.users() if u["inAccount"] and u["hasLoggedIn"])
+    # Not the connection's own user (refused), and one who holds Standard User, so the revoke
+    # needs no floor assignment and the run makes exactly one create.
+    standard = {r["userId"] for r in sim.state.user_roles() if r["roleId"] == STANDARD_USER_ID}
+    user = next(
+        u["userId"]
+        for u in sim.state.users()
+        if u["inAccount"] and u["hasLoggedIn"] and u["userId"] != sim.email and u["userId"] in standard
+    )
     auditor = sim.state.role_by_name("Auditor")
     assert auditor is not None
     assert auditor["id"] not in {r["roleId"] for r in sim.state.user_roles() if r["userId"] == user}
