@@ -42,6 +42,8 @@ from airflow_provider_boomi.client.errors import (
     BoomiTransportError,
     error_for_status,
     parse_error_body,
+    scrub_secrets,
+    secret_forms,
 )
 from airflow_provider_boomi.client.query import QueryFilter
 from airflow_provider_boomi.client.ratelimit import RateLimiter, limiter_for
@@ -88,6 +90,8 @@ class _TokenAuth(AuthBase):
     def __init__(self, username: str, token: str) -> None:
         raw = f"{username}:{token}".encode()
         self._header = "Basic " + base64.b64encode(raw).decode("ascii")
+        #: Every form of the credentials, scrubbed from error messages (see ``secret_forms``).
+        self.secrets = secret_forms(username, token)
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = self._header
@@ -510,7 +514,7 @@ class BoomiClient:
     def _status_error(self, response: requests.Response, call: _Call) -> BoomiError:
         status = response.status_code
         if 300 <= status < 400:
-            location = response.headers.get("Location", "")
+            location = scrub_secrets(response.headers.get("Location", ""), self._auth.secrets)
             return BoomiError(
                 f"Boomi {call.object_type} {call.operation} answered HTTP {status} redirecting to "
                 f"{location!r}: check the base URL (redirects are not followed, so credentials never "
@@ -520,13 +524,19 @@ class BoomiClient:
                 operation=call.operation,
             )
         text = response.content[:_ERROR_BODY_LIMIT].decode(response.encoding or "utf-8", errors="replace")
-        message = parse_error_body(status, text, response.headers.get("Content-Type"))
+        # A server or gateway may echo the request's Authorization header in its error body:
+        # the credentials are scrubbed before the text reaches an exception (and from there
+        # logs, XCom and the ledger's error column).
+        message = parse_error_body(
+            status, text, response.headers.get("Content-Type"), secrets=self._auth.secrets
+        )
         error = error_for_status(
             status,
             message,
             object_type=call.object_type,
             operation=call.operation,
             account_id=self._config.account_id,
+            secrets=self._auth.secrets,
         )
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status in _NOT_PROCESSED_STATUSES or (call.idempotent and status in _RETRYABLE_READ_STATUSES):

@@ -2,13 +2,18 @@
 
 Every message says what went wrong and what to do about it. None of them ever contains the API
 token, the Authorization header or a password: they are built only from the status, the object
-type, the operation, the account id and Boomi's own error message.
+type, the operation, the account id and Boomi's own error message, and Boomi's message is
+scrubbed of the client's credentials first (:func:`scrub_secrets`), because a gateway or a
+misbehaving server may echo the request headers in its error body.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from collections.abc import Iterable
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 __all__ = [
@@ -24,9 +29,41 @@ __all__ = [
     "BoomiTransportError",
     "error_for_status",
     "parse_error_body",
+    "scrub_secrets",
+    "secret_forms",
 ]
 
 _MAX_FALLBACK_CHARS = 200
+#: What a scrubbed secret is replaced by (the same as Airflow's secrets masker).
+REDACTED = "***"
+
+
+def secret_forms(username: str, token: str) -> tuple[str, ...]:
+    """Every form in which Basic-auth credentials travel: what must never be shown.
+
+    The Authorization header value (``Basic <base64>``), its base64 part, the decoded
+    ``BOOMI_TOKEN.<email>:<token>`` pair and the raw token. Longest first, so that scrubbing
+    replaces a whole header rather than the token inside it.
+    """
+    pair = f"{username}:{token}"
+    encoded = base64.b64encode(pair.encode()).decode("ascii")
+    forms = {f"Basic {encoded}", encoded, pair, token}
+    return tuple(sorted((f for f in forms if f), key=len, reverse=True))
+
+
+def scrub_secrets(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each of ``secrets`` in ``text`` with ``***``.
+
+    Each secret is also matched as a JSON string escapes it (``/`` as ``\\/``) and as it is
+    percent-encoded in a URL, the forms an error body echoing a header is most likely to use.
+    """
+    variants: set[str] = set()
+    for secret in secrets:
+        if secret:
+            variants.update((secret, secret.replace("/", "\\/"), quote(secret, safe="")))
+    for variant in sorted(variants, key=len, reverse=True):
+        text = text.replace(variant, REDACTED)
+    return text
 
 
 class BoomiError(Exception):
@@ -126,15 +163,30 @@ class BoomiResponseError(BoomiError):
     """A 2xx response whose body is not the JSON shape expected (e.g. truncated by a proxy)."""
 
 
-def parse_error_body(status: int | None, text: str | None, content_type: str | None = None) -> str:
-    """Extract Boomi's error message from a response body.
+def parse_error_body(
+    status: int | None,
+    text: str | None,
+    content_type: str | None = None,
+    *,
+    secrets: Iterable[str] = (),
+) -> str:
+    """Extract Boomi's error message from a response body, with ``secrets`` scrubbed from it.
 
     Accepts the shapes found in Boomi material: ``{"@type": "Error", "message": ...}``,
     ``{"message": ...}``, ``{"error": {"message": ...}}`` (also ``{"error": "..."}``) and XML
     ``<error><message>...</message></error>``. Anything else falls back to the first 200
     characters of the body, or to a description of the status when the body is empty.
+
+    ``secrets`` (see :func:`secret_forms`) are replaced by ``***`` in the whole body before it is
+    parsed or clipped (so no cut leaves half a secret) and in the message after (so no JSON or
+    XML escape hides one).
     """
-    body = (text or "").strip()
+    secrets = tuple(secrets)
+    return scrub_secrets(_parse_error_body(status, scrub_secrets(text or "", secrets), content_type), secrets)
+
+
+def _parse_error_body(status: int | None, text: str, content_type: str | None) -> str:
+    body = text.strip()
     if not body:
         return f"HTTP {status} with an empty body" if status is not None else "empty response body"
     ctype = (content_type or "").lower()
@@ -195,8 +247,14 @@ def error_for_status(
     operation: str,
     account_id: str,
     attempts: int = 1,
+    secrets: Iterable[str] = (),
 ) -> BoomiError:
-    """Build the exception for a non-2xx response, with a message that says what to fix."""
+    """Build the exception for a non-2xx response, with a message that says what to fix.
+
+    ``boomi_message`` is scrubbed of ``secrets`` (see :func:`secret_forms`) before it goes into
+    the message or the exception's ``boomi_message``.
+    """
+    boomi_message = scrub_secrets(boomi_message, secrets)
     what = f"{object_type} {operation}" if object_type else operation
     prefix = f"Boomi {what} failed with HTTP {status}: {boomi_message}"
     cls: type[BoomiError]

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from airflow.sdk import BaseHook, Connection
 
 from airflow_provider_boomi.client import DEFAULT_BASE_URL, BoomiClient, ClientConfig
+from airflow_provider_boomi.client.errors import secret_forms
 from airflow_provider_boomi.get_provider_info import UI_FIELD_BEHAVIOUR
 
 __all__ = ["BoomiHook"]
@@ -22,14 +23,20 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
 
-def _mask(secret: str) -> None:
-    """Register a runtime secret with Airflow's log masker (no-op outside Airflow's logging)."""
+def _mask(config: ClientConfig) -> None:
+    """Register the connection's credentials with Airflow's log masker (no-op outside Airflow).
+
+    Not only the token: the Authorization header value, its base64 part and the decoded
+    ``BOOMI_TOKEN.<email>:<token>`` pair are registered too, since a log line quoting a request
+    (or a server echoing it) shows those forms, which the masker would not recognise.
+    """
     try:
         from airflow.sdk.log import mask_secret
     except ImportError:  # pragma: no cover - present in every Airflow 3 task SDK
         return
     try:
-        mask_secret(secret)
+        for form in secret_forms(config.username, config.api_token):
+            mask_secret(form)
     except Exception:  # masking must never break building a client
         log.debug("could not register the Boomi token with the secrets masker", exc_info=True)
 
@@ -180,7 +187,7 @@ class BoomiHook(BaseHook):
         """The :class:`BoomiClient` for this connection (built once, then reused)."""
         if self._client is None:
             config = self.get_config()
-            _mask(config.api_token)
+            _mask(config)
             self._client = BoomiClient(config)
         return self._client
 
@@ -192,7 +199,7 @@ class BoomiHook(BaseHook):
         """
         try:
             config = self.get_config()
-            _mask(config.api_token)
+            _mask(config)
             quick = dataclasses.replace(
                 config,
                 max_retries=min(config.max_retries, 2),

@@ -19,6 +19,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,7 +138,7 @@ def test_the_token_never_leaves_the_connection_in_dag_runs(
     conn["extra"]["requests_per_second"] = 1000
     monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", json.dumps(conn))
     domain = sim.email.split("@")[1]
-    params = {
+    params: dict[str, Any] = {
         "out": str(tmp_path / "snapshots"),
         "ledger": str(tmp_path / "ledger"),
         "xcom_dump": str(tmp_path / "xcom.json"),
@@ -384,3 +385,115 @@ def test_a_malformed_provisioning_flag_is_an_error_not_a_yes(
     monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", json.dumps(conn))
     with pytest.raises(ValueError, match="provisioning_enabled"):
         _ = BoomiHook().provisioning_enabled
+
+
+# --- an upstream that echoes the Authorization header (issue 11) ----------------------------------------
+
+
+class _EchoAuth(http.server.BaseHTTPRequestHandler):
+    """Answers every request 400 with a body quoting the Authorization header it received,
+    as a misconfigured gateway or a debugging proxy might: raw, base64 part and decoded."""
+
+    shape = "json"
+
+    def _answer(self) -> None:
+        header = self.headers.get("Authorization", "")
+        encoded = header.removeprefix("Basic ")
+        decoded = base64.b64decode(encoded).decode()
+        if self.shape == "json":
+            body = json.dumps({"message": f"bad request from {header} ({encoded} = {decoded})"})
+            ctype = "application/json"
+        elif self.shape == "json-without-message":
+            body = json.dumps({"request": {"headers": {"Authorization": header}, "decoded": decoded}})
+            ctype = "application/json"
+        else:
+            body = f"Bad request\nAuthorization: {header}\nDecoded: {decoded}\n"
+            ctype = "text/plain"
+        data = body.encode()
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.send_response(400)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echo_server() -> Iterator[tuple[str, type[_EchoAuth]]]:
+    handler = type("EchoAuth", (_EchoAuth,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/rest/v1", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+ECHO_EMAIL = "a@acme.example"
+
+
+def _echo_forms() -> list[str]:
+    """The token and every form of the credentials the echoing server sends back."""
+    pair = f"BOOMI_TOKEN.{ECHO_EMAIL}:{TOKEN}"
+    encoded = base64.b64encode(pair.encode()).decode()
+    return [f"Basic {encoded}", encoded, pair, TOKEN]
+
+
+def _assert_scrubbed(where: str, text: str) -> None:
+    for form in _echo_forms():
+        assert form not in text, f"a form of the credentials leaked into {where}"
+
+
+@pytest.mark.parametrize("shape", ["json", "json-without-message", "text"])
+def test_an_error_body_echoing_the_authorization_header_is_scrubbed(
+    echo_server: tuple[str, type[_EchoAuth]], tmp_path: Path, shape: str
+) -> None:
+    from airflow_provider_boomi.access.ledger import LedgerWriter
+    from airflow_provider_boomi.client import BoomiBadRequestError
+
+    base_url, handler = echo_server
+    handler.shape = shape
+    common = {"base_url": base_url, "account_id": "acme-Q7R2ZK", "email": ECHO_EMAIL, "api_token": TOKEN}
+    with BoomiClient(ClientConfig(**common, max_retries=0)) as client:  # type: ignore[arg-type]
+        with pytest.raises(BoomiBadRequestError) as caught:
+            client.get_account()
+        error = caught.value
+        texts = [str(error), repr(error), error.message, error.boomi_message or ""]
+        texts.append(str(pickle.loads(pickle.dumps(error))))
+
+        ledger_path = str(tmp_path / "ledger")
+        with LedgerWriter(ledger_path) as ledger:
+            [result] = Provisioner(
+                client, ProvisioningOptions(provisioning_enabled=True), ledger=ledger
+            ).apply_all([AccessChange(action="assign_role", user_id="bob@acme.example", role="Auditor")])
+    assert result.outcome == "failed" and result.error and "HTTP 400" in result.error
+    rows = read_ledger(ledger_path)
+    assert len(rows) == 1
+    texts += [result.error, json.dumps(result.summary()), rows.to_json(), str(rows.iloc[0]["error"])]
+    for text in texts:
+        _assert_scrubbed("an exception or the ledger", text)
+    assert "***" in (error.boomi_message or ""), "the server did not echo the header: nothing was checked"
+
+
+def test_the_hook_masks_every_form_of_the_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow's masker knows the header and its base64 form, not only the token."""
+    from airflow.sdk._shared.secrets_masker import redact
+
+    from airflow_provider_boomi.hooks.boomi import BoomiHook
+
+    conn = {"conn_type": "boomi", "host": "api.boomi.com", "login": ECHO_EMAIL, "password": TOKEN,
+            "extra": {"account_id": "acme-Q7R2ZK"}}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", json.dumps(conn))
+    BoomiHook().get_conn()
+    for form in _echo_forms():
+        line = redact(f"sent Authorization: {form} to Boomi")
+        assert isinstance(line, str)
+        _assert_scrubbed("a masked log line", line)
