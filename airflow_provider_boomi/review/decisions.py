@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .campaign import DECISIONS_FILE, Campaign, ReviewItem, load_campaign
-from .workbook import DECISION_VALUES, WorkbookTable, read_workbook
+from .workbook import DECISION_VALUES, DecisionFileLimits, WorkbookTable, read_workbook
 
 __all__ = [
     "Decision",
@@ -146,8 +146,32 @@ def _describe(item: ReviewItem) -> str:
     return f"{item.item_id} ({item.user_id}, {item.role_label}{group})"
 
 
+def _shown(value: str, limit: int = 80) -> str:
+    """A value from the file, quoted and cut for a message (the file is untrusted: a 30 kB cell
+    must not become a 30 kB error)."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value):,} characters)"
+
+
+def _plain(value: str) -> bool:
+    return len(value) <= 128 and value.isprintable()
+
+
+def _other_campaign(campaign: Campaign, table: WorkbookTable) -> str | None:
+    """The campaign id the file names when it is not ``campaign``'s (hidden XLSX sheet first,
+    then the ``campaign_id`` column of any row)."""
+    expected = campaign.campaign_id
+    if table.campaign_id is not None and table.campaign_id != expected:
+        return table.campaign_id
+    if "campaign_id" in table.header:
+        for row in table.rows:
+            named = row.values.get("campaign_id", "").strip()
+            if named and named != expected:
+                return named
+    return None
+
+
 def _validate(
-    campaign: Campaign, table: WorkbookTable, name: str
+    campaign: Campaign, table: WorkbookTable, name: str, limits: DecisionFileLimits
 ) -> tuple[list[Decision], list[DecisionProblem]]:
     where = table.where
     problems: list[DecisionProblem] = []
@@ -155,14 +179,18 @@ def _validate(
     def problem(row: int | None, item_id: str | None, message: str) -> None:
         problems.append(DecisionProblem(row=row, item_id=item_id, message=message, where=where))
 
-    if table.campaign_id and table.campaign_id != campaign.campaign_id:
+    # The campaign id is required and checked: without it, a filled file of an earlier campaign
+    # (same grant ids) would replay its revocations into this one.
+    other = _other_campaign(campaign, table)
+    if other is not None:
         problem(
             None,
             None,
-            f"{name} was written for campaign {table.campaign_id}, not {campaign.campaign_id}; "
-            "use the workbook of this campaign",
+            f"{name} was written for campaign {other if _plain(other) else _shown(other)}, "
+            f"not {campaign.campaign_id}; use the workbook of this campaign",
         )
         return [], problems
+    has_id_column = "campaign_id" in table.header
     duplicated = sorted({c for c in table.header if c and table.header.count(c) > 1})
     if duplicated:
         problem(None, None, f"the header repeats column(s) {', '.join(duplicated)}; keep one of each")
@@ -177,6 +205,16 @@ def _validate(
         )
     if problems:
         return [], problems
+    # Reported with the rows' problems (not instead of them), so one round of fixes is enough.
+    if not has_id_column and table.campaign_id is None:
+        problem(
+            None,
+            None,
+            f"{name} does not name its campaign (no campaign_id column"
+            + (" and no campaign sheet" if table.kind == "xlsx" else "")
+            + f"); fill in the workbook written for campaign {campaign.campaign_id}, whose rows "
+            "carry its id, and keep its campaign_id column",
+        )
 
     decisions: list[Decision] = []
     first_row: dict[str, int] = {}
@@ -197,16 +235,29 @@ def _validate(
                 row.row, None, "item_id is empty; restore it from the original workbook or delete the row"
             )
             continue
+        if len(item_id) > limits.max_id_chars:
+            problem(
+                row.row,
+                None,
+                f"item_id has {len(item_id):,} characters, more than the {limits.max_id_chars:,} an id "
+                "may have; restore the original value",
+            )
+            continue
         try:
             item = campaign.item(item_id)
         except KeyError:
-            problem(
-                row.row,
-                item_id,
-                f"item_id {item_id!r} is not an item of campaign {campaign.campaign_id} "
-                "(edited, or copied from another campaign?); restore the original value",
-            )
-            continue
+            try:
+                # Ids are read exactly; a space a spreadsheet or a person added is forgiven.
+                item = campaign.item(item_id.strip())
+            except KeyError:
+                problem(
+                    row.row,
+                    item_id,
+                    f"item_id {_shown(item_id)} is not an item of campaign {campaign.campaign_id} "
+                    "(edited, or copied from another campaign?); restore the original value",
+                )
+                continue
+            item_id = item.item_id
         if item_id in first_row:
             problem(
                 row.row,
@@ -216,12 +267,38 @@ def _validate(
             )
             continue
         first_row[item_id] = row.row
+        if has_id_column and not row.values.get("campaign_id", "").strip():
+            problem(
+                row.row,
+                item_id,
+                f"campaign_id is empty; restore it ({campaign.campaign_id}, as in the other rows)",
+            )
+            continue
+        too_long = [
+            (column, limit)
+            for column, limit in (("decision", limits.max_id_chars), ("comment", limits.max_comment_chars))
+            if len(row.values.get(column, "")) > limit
+        ]
+        if too_long:
+            # Refused, never cut: a shortened comment would put words in the reviewer's mouth.
+            problem(
+                row.row,
+                item_id,
+                "; ".join(
+                    f"{column} has {len(row.values[column]):,} characters, more than the {limit:,} "
+                    "allowed; shorten it"
+                    for column, limit in too_long
+                ),
+            )
+            continue
         value = raw.strip().lower()
         if not value:
             problem(row.row, item_id, f"no decision for {_describe(item)}; enter keep or revoke")
             continue
         if value not in DECISION_VALUES:
-            problem(row.row, item_id, f"decision {raw!r} is not valid for {item_id}; use keep or revoke")
+            problem(
+                row.row, item_id, f"decision {_shown(raw)} is not valid for {item_id}; use keep or revoke"
+            )
             continue
         decisions.append(Decision(item=item, decision=value, comment=comment, row=row.row))  # type: ignore[arg-type]
     for item in campaign.items:
@@ -235,25 +312,33 @@ def _validate(
 
 
 def read_decisions(
-    campaign_dir_or_campaign: Campaign | str | os.PathLike[str], workbook_path: str | os.PathLike[str]
+    campaign_dir_or_campaign: Campaign | str | os.PathLike[str],
+    workbook_path: str | os.PathLike[str],
+    *,
+    limits: DecisionFileLimits | None = None,
 ) -> Decisions:
     """Read and validate a filled workbook (CSV or XLSX) against its campaign.
 
-    Only ``item_id``, ``decision`` and ``comment`` are read; everything else about an item
-    (user, role, group) comes from the campaign, so edits to the context columns cannot
-    redirect a revocation. ``decision`` is case-insensitive.
+    Only ``item_id``, ``decision``, ``comment`` and ``campaign_id`` are read; everything else
+    about an item (user, role, group) comes from the campaign, so edits to the context columns
+    cannot redirect a revocation. ``decision`` is case-insensitive. The file is untrusted input:
+    see :class:`~.workbook.DecisionFileLimits` and :func:`~.workbook.read_workbook`.
 
     Args:
         campaign_dir_or_campaign: the :class:`~.campaign.Campaign` or its directory.
         workbook_path: the filled ``.csv`` or ``.xlsx``.
+        limits: bounds on the file (default :class:`~.workbook.DecisionFileLimits`).
 
     Returns:
         :class:`Decisions`, one per item.
 
     Raises:
-        DecisionValidationError: unknown or duplicate item ids, items without a row or a
-            decision, invalid decision values, malformed rows, missing columns; every problem
-            is listed with its row (XLSX) or line (CSV) number.
+        DecisionValidationError: the file names another campaign or none; unknown or duplicate
+            item ids, items without a row or a decision, invalid decision values, malformed
+            rows, missing columns, a comment or id over its limit; every problem is listed
+            with its row (XLSX) or line (CSV) number.
+        WorkbookRefusedError: the file is refused as a whole (size, rows, cell length,
+            ``.xlsm``/``.xls``, macros, external links, formula cells).
         ValueError: the file is not a readable CSV or XLSX.
     """
     campaign = (
@@ -262,8 +347,9 @@ def read_decisions(
         else load_campaign(campaign_dir_or_campaign)
     )
     path = Path(workbook_path)
-    table = read_workbook(path)
-    decisions, problems = _validate(campaign, table, path.name)
+    limits = limits or DecisionFileLimits()
+    table = read_workbook(path, limits)
+    decisions, problems = _validate(campaign, table, path.name, limits)
     if problems:
         raise DecisionValidationError(path.name, campaign.campaign_id, problems)
     order = {item.item_id: index for index, item in enumerate(campaign.items)}
@@ -282,15 +368,15 @@ def decisions_to_changes(decisions: Decisions) -> list[dict[str, Any]]:
 
     Each change has ``action`` (``revoke_role`` for a global grant, ``remove_group_role`` for a
     group grant), ``user_id``, ``role_id``, ``account_group_id`` (``None`` for global grants)
-    and ``reason`` (``access review <campaign_id>: <comment>``, without ``: `` when the
-    comment is empty). ``keep`` produces nothing.
+    and ``reason`` (``access review <campaign_id>: <comment>``, the comment without surrounding
+    whitespace, and without ``: `` when it is empty). ``keep`` produces nothing.
     """
     changes = []
     for decision in decisions.revoked:
         item = decision.item
         reason = f"access review {decisions.campaign_id}"
-        if decision.comment:
-            reason += f": {decision.comment}"
+        if decision.comment.strip():
+            reason += f": {decision.comment.strip()}"
         changes.append(
             {
                 "action": "revoke_role" if item.grant_kind == "global_role" else "remove_group_role",

@@ -27,7 +27,9 @@ Paths and completeness:
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
+import math
 import os
 import re
 import secrets
@@ -42,6 +44,7 @@ from airflow_provider_boomi.access.ledger import read_ledger
 from airflow_provider_boomi.dataset import SnapshotStore
 from airflow_provider_boomi.dataset.paths import local_path_inside, validate_path_component
 from airflow_provider_boomi.review.campaign import CAMPAIGN_FILE, DECISIONS_FILE, load_campaign
+from airflow_provider_boomi.review.cells import neutralise_csv_cell
 from airflow_provider_boomi.review.output import file_sha256
 
 __all__ = ["INDEX_JSON", "INDEX_MD", "bundle_dir", "is_complete_bundle", "write_evidence_bundle"]
@@ -99,6 +102,26 @@ def _report_name(campaign_path: Path) -> str | None:
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+
+
+def _write_csv(path: Path, frame: Any) -> None:
+    """A CSV an auditor can open in any spreadsheet: every cell neutralised (reasons and errors
+    hold text from reviewers and from Boomi), one line per row."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([neutralise_csv_cell(str(c)) for c in frame.columns])
+        for row in frame.itertuples(index=False):
+            writer.writerow(["" if _missing(v) else neutralise_csv_cell(_text(v)) for v in row])
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple) or hasattr(value, "tolist"):
+        return json.dumps(list(value.tolist() if hasattr(value, "tolist") else value), ensure_ascii=False)
+    return str(value)
 
 
 def write_evidence_bundle(
@@ -179,9 +202,7 @@ def write_evidence_bundle(
         if ledger_path:
             ledger = read_ledger(ledger_path)
             ledger = ledger[ledger["run_id"] == run_id]
-            ledger.to_csv(
-                place("ledger.csv", f"provisioning ledger rows of this run ({len(ledger)})"), index=False
-            )
+            _write_csv(place("ledger.csv", f"provisioning ledger rows of this run ({len(ledger)})"), ledger)
         store = SnapshotStore(snapshot_root)
         _write_json(
             place("manifests/reviewed_snapshot.json", "manifest of the reviewed snapshot"),

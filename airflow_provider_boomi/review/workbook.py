@@ -3,22 +3,31 @@
 Only the table layout and file formats live here; what the rows mean (validation, change sets)
 is :mod:`.decisions`. Reading returns every row with its spreadsheet row number so that errors
 can point reviewers at the exact row to fix.
+
+Both directions treat the text as hostile: names come from Boomi, filled files come back from
+outside. How a value is written into a cell is :mod:`.cells`; the limits and refusals of a
+filled file are :class:`DecisionFileLimits` and :func:`read_workbook`.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import itertools
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .campaign import Campaign, ReviewItem
+from .cells import neutralise_csv_cell, restore_csv_cell, visible_text, xlsx_restore, xlsx_text
 
 __all__ = [
     "COLUMNS",
     "DECISION_VALUES",
+    "DISPLAY_COLUMNS",
+    "DecisionFileLimits",
+    "WorkbookRefusedError",
     "WorkbookRow",
     "WorkbookTable",
     "read_workbook",
@@ -44,7 +53,11 @@ COLUMNS: tuple[str, ...] = (
     "reviewer",
     "decision",
     "comment",
+    "campaign_id",
 )
+#: Columns only shown to reviewers (never read back): written with invisible and control
+#: characters made visible (:func:`~.cells.visible_text`). Ids are written exactly.
+DISPLAY_COLUMNS: frozenset[str] = frozenset({"email", "name", "role", "group", "reviewer"})
 #: Valid values of the decision column.
 DECISION_VALUES: tuple[str, ...] = ("keep", "revoke")
 
@@ -62,15 +75,13 @@ _WIDTHS = {
     "reviewer": 26,
     "decision": 11,
     "comment": 48,
+    "campaign_id": 30,
 }
 _SHEET = "review"
 _META_SHEET = "campaign"
-# Spreadsheet apps run a cell starting with one of these as a formula. Names and emails come
-# from Boomi, so a crafted name must not execute in a reviewer's Excel (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _values(item: ReviewItem) -> dict[str, Any]:
+def _values(item: ReviewItem, campaign_id: str) -> dict[str, Any]:
     return {
         "item_id": item.item_id,
         "grant_kind": item.grant_kind,
@@ -88,39 +99,48 @@ def _values(item: ReviewItem) -> dict[str, Any]:
         "reviewer": item.reviewer or "",
         "decision": "",
         "comment": "",
+        # On every row, so that a filled file -- or rows copied out of it -- cannot be applied
+        # to another campaign (see decisions._campaign_problems).
+        "campaign_id": campaign_id,
     }
 
 
-def _safe_text(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
+def _csv_cell(column: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    return neutralise_csv_cell(visible_text(text) if column in DISPLAY_COLUMNS else text)
+
+
+def _xlsx_cell(column: str, value: str) -> str:
+    return xlsx_text(visible_text(value) if column in DISPLAY_COLUMNS else value)
 
 
 def write_csv(campaign: Campaign, path: str | Path) -> Path:
-    """Write the workbook as CSV (UTF-8 with a byte-order mark, so Excel shows accents)."""
+    """Write the workbook as CSV (UTF-8 with a byte-order mark, so Excel shows accents).
+
+    Every cell goes through :func:`~.cells.neutralise_csv_cell` (no formula in any locale, one
+    line per row; :func:`read_workbook` restores the exact value), display columns through
+    :func:`~.cells.visible_text` first.
+    """
     path = Path(path)
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         for item in campaign.items:
-            values = _values(item)
-            writer.writerow(
-                [
-                    ("true" if v else "false")
-                    if isinstance(v, bool)
-                    else _safe_text(v)
-                    if isinstance(v, str)
-                    else v
-                    for v in values.values()
-                ]
-            )
+            values = _values(item, campaign.campaign_id)
+            writer.writerow([_csv_cell(column, value) for column, value in values.items()])
     return path
 
 
 def write_xlsx(campaign: Campaign, path: str | Path) -> Path:
     """Write the workbook as XLSX: frozen header, filters, widths, a keep/revoke dropdown.
 
-    A second, hidden sheet holds the campaign id so that a workbook returned for the wrong
-    campaign is recognised when it is read back.
+    Every value is a text cell (never a formula, whatever it starts with), written with
+    :func:`~.cells.xlsx_text` (characters XML cannot hold are escaped, never fatal) and, in
+    display columns, :func:`~.cells.visible_text`. A second, hidden sheet holds the campaign id
+    too (like the ``campaign_id`` column), so that a workbook returned for the wrong campaign is
+    recognised when it is read back.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -164,12 +184,8 @@ def write_xlsx(campaign: Campaign, path: str | Path) -> Path:
     sheet.append(header)
     for item in campaign.items:
         row = []
-        for value in _values(item).values():
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                # openpyxl would store "=..." as a formula; force plain text (see _FORMULA_START).
-                cell.data_type = "s"
-            row.append(cell)
+        for column, value in _values(item, campaign.campaign_id).items():
+            row.append(_text_cell(sheet, _xlsx_cell(column, value)) if isinstance(value, str) else value)
         sheet.append(row)
 
     meta = workbook.create_sheet(_META_SHEET)
@@ -179,9 +195,54 @@ def write_xlsx(campaign: Campaign, path: str | Path) -> Path:
         ("account_id", campaign.account_id),
         ("sync_id", campaign.sync_id),
     ):
-        meta.append([key, value])
+        meta.append([_text_cell(meta, key), _text_cell(meta, xlsx_text(value))])
     workbook.save(path)
     return path
+
+
+def _text_cell(sheet: Any, value: str) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    # openpyxl stores a string starting with "=" as a formula unless the type is forced: a
+    # crafted Boomi name must not execute in a reviewer's Excel.
+    cell.data_type = "s"
+    return cell
+
+
+@dataclass(frozen=True)
+class DecisionFileLimits:
+    """What a filled workbook may hold; larger files are refused before they are parsed.
+
+    A filled file comes from outside (a mailbox, a share) and is read inside a worker, so its
+    size is bounded before any parser sees it. The defaults fit a 100,000-item campaign (about
+    40 MB as CSV, 7 MB as XLSX expanding to 110 MB) and keep reading one under half a GB.
+
+    Attributes:
+        max_bytes: size of the file on disk (CSV or XLSX).
+        max_rows: data rows (CSV records or sheet rows after the header).
+        max_columns: columns of the sheet (XLSX: declared dimension and cells read).
+        max_cell_chars: characters of any cell (Excel's own cell limit).
+        max_comment_chars: characters of a ``comment``; a longer one is refused, never cut.
+        max_id_chars: characters of an ``item_id``, ``decision`` or ``campaign_id`` cell.
+        max_xlsx_uncompressed_bytes: total uncompressed size of the members of an XLSX zip
+            (a small zip can expand to gigabytes).
+        max_xlsx_members: files inside an XLSX zip.
+    """
+
+    max_bytes: int = 64 * 1024 * 1024
+    max_rows: int = 100_000
+    max_columns: int = 64
+    max_cell_chars: int = 32_767
+    max_comment_chars: int = 2_000
+    max_id_chars: int = 1_000
+    max_xlsx_uncompressed_bytes: int = 256 * 1024 * 1024
+    max_xlsx_members: int = 1_000
+
+
+class WorkbookRefusedError(ValueError):
+    """A filled workbook is refused as a whole (too large, not a plain CSV/XLSX, holds formulas,
+    macros or external links); nothing of it was read. The message says what to fix."""
 
 
 @dataclass(frozen=True)
@@ -216,96 +277,219 @@ class WorkbookTable:
 
 
 def _text(value: Any) -> str:
+    # Values are kept exact (no strip): a comment or id reads back as written. Callers strip
+    # where a reviewer's stray space must not matter (header names, decision values).
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return str(value)
 
 
-def _table(kind: str, records: Iterable[tuple[int, Sequence[Any]]], campaign_id: str | None) -> WorkbookTable:
+def _table(kind: str, records: Iterable[tuple[int, Sequence[str]]], campaign_id: str | None) -> WorkbookTable:
     iterator = iter(records)
     header: list[str] = []
     rows: list[WorkbookRow] = []
     for _, record in iterator:
-        header = [_text(v).lower() for v in record]
+        header = [v.strip().lower() for v in record]
         # Trailing empty header cells (formatting applied to whole rows in Excel) are no columns.
         while header and not header[-1]:
             header.pop()
         if header:
             break
-    for number, record in iterator:
-        texts = [_text(v) for v in record]
-        if not any(texts):
+    for number, texts in iterator:
+        if not any(t.strip() for t in texts):
             continue
-        extra = sum(1 for t in texts[len(header) :] if t)
+        extra = sum(1 for t in texts[len(header) :] if t.strip())
         values = {name: (texts[i] if i < len(texts) else "") for i, name in enumerate(header) if name}
         rows.append(WorkbookRow(row=number, values=values, extra_values=extra))
     return WorkbookTable(kind=kind, header=header, rows=rows, campaign_id=campaign_id)
 
 
-def _read_csv(path: Path) -> WorkbookTable:
-    text = path.read_text(encoding="utf-8-sig")
-    first_line = text.split("\n", 1)[0]
-    try:
-        # Excel saves CSV with ';' in locales where ',' is the decimal separator.
-        dialect: Any = csv.Sniffer().sniff(first_line, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
 
-    def records() -> Iterable[tuple[int, Sequence[Any]]]:
+
+def _check_size(path: Path, limits: DecisionFileLimits) -> None:
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise WorkbookRefusedError(
+            f"{path.name} is {_mb(size)}, more than the {_mb(limits.max_bytes)} a decision file may be; "
+            "send the workbook of the campaign with only decision and comment filled in (or raise "
+            "DecisionFileLimits.max_bytes)"
+        )
+
+
+def _too_many_rows(path: Path, limits: DecisionFileLimits) -> WorkbookRefusedError:
+    return WorkbookRefusedError(
+        f"{path.name} has more than {limits.max_rows:,} rows; a campaign workbook has one row per "
+        "item: remove the rows that are not items of the campaign (or raise DecisionFileLimits.max_rows)"
+    )
+
+
+def _long_cell(path: Path, where: str, limits: DecisionFileLimits) -> WorkbookRefusedError:
+    return WorkbookRefusedError(
+        f"{path.name}, {where}: a cell holds more than {limits.max_cell_chars:,} characters; "
+        "shorten it (a comment may have at most "
+        f"{limits.max_comment_chars:,})"
+    )
+
+
+def _csv_delimiter(header_line: str) -> str:
+    """The delimiter the header line uses most: ``,`` as written, ``;`` or tab as Excel re-saves
+    in some locales. The header holds only column names, so it cannot mislead (csv.Sniffer
+    guessed from the data and lost doubled quotes)."""
+    counts = {delimiter: header_line.count(delimiter) for delimiter in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _read_csv(path: Path, limits: DecisionFileLimits) -> WorkbookTable:
+    records: list[tuple[int, list[str]]] = []
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        first = handle.readline()
+        reader = csv.reader(itertools.chain([first], handle), delimiter=_csv_delimiter(first))
         start = 1
-        for record in reader:
-            yield start, record
-            start = reader.line_num + 1
+        try:
+            for record in reader:
+                if len(records) > limits.max_rows:  # the header and max_rows rows are read
+                    raise _too_many_rows(path, limits)
+                if any(len(cell) > limits.max_cell_chars for cell in record):
+                    raise _long_cell(path, f"line {start}", limits)
+                records.append((start, [restore_csv_cell(cell) for cell in record]))
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise _long_cell(path, f"line {start}", limits) from exc
+            raise
+    return _table("csv", records, None)
 
-    return _table("csv", records(), None)
+
+def _check_xlsx_package(path: Path, limits: DecisionFileLimits) -> None:
+    """Refuse, from the zip directory alone, what must never reach openpyxl: macros, links to
+    other workbooks, and members that expand beyond the limits (a zip bomb)."""
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+    names = [member.filename.lower() for member in members]
+    if any(name.endswith("vbaproject.bin") for name in names):
+        raise WorkbookRefusedError(
+            f"{path.name} contains macros (a VBA project); save it as a plain Excel Workbook "
+            "(.xlsx) without macros and send that"
+        )
+    if any(name.startswith("xl/externallinks/") for name in names):
+        raise WorkbookRefusedError(
+            f"{path.name} links to other workbooks (external links); break the links (Data > Edit "
+            "Links > Break Link) or paste the cells as values, then save and send it again"
+        )
+    expanded = sum(member.file_size for member in members)
+    if len(members) > limits.max_xlsx_members or expanded > limits.max_xlsx_uncompressed_bytes:
+        raise WorkbookRefusedError(
+            f"{path.name} expands to {_mb(expanded)} in {len(members)} parts, more than the "
+            f"{_mb(limits.max_xlsx_uncompressed_bytes)} in {limits.max_xlsx_members} parts a "
+            "decision workbook may; send the workbook of the campaign with only decision and "
+            "comment filled in"
+        )
 
 
-def _read_xlsx(path: Path) -> WorkbookTable:
+def _sheet_records(path: Path, sheet: Any, limits: DecisionFileLimits) -> list[tuple[int, list[str]]]:
+    """Rows of a read-only sheet as text, within the limits; a formula cell refuses the file."""
+    from openpyxl.utils import get_column_letter
+
+    # openpyxl pads every row to the declared dimension: a tiny sheet declaring A1:XFD1048576
+    # would produce 17 billion cells. Check the declaration, then read without it.
+    declared_rows, declared_cols = sheet.max_row or 0, sheet.max_column or 0
+    if declared_rows > limits.max_rows + 1 or declared_cols > limits.max_columns:
+        raise WorkbookRefusedError(
+            f"{path.name}: sheet {sheet.title!r} declares {declared_rows:,} rows and "
+            f"{declared_cols:,} columns, more than the {limits.max_rows:,} rows and "
+            f"{limits.max_columns} columns a decision workbook may have; delete the empty rows "
+            "and columns after the data (or copy the data into a new workbook)"
+        )
+    sheet.reset_dimensions()
+    records: list[tuple[int, list[str]]] = []
+    formulas: list[str] = []
+    for number, cells in enumerate(sheet.iter_rows(max_col=limits.max_columns), start=1):
+        if number > limits.max_rows + 1:
+            raise _too_many_rows(path, limits)
+        texts = []
+        for index, cell in enumerate(cells, start=1):
+            if cell.data_type == "f":
+                formulas.append(f"{get_column_letter(index)}{number}")
+            text = _text(cell.value)
+            if len(text) > limits.max_cell_chars:
+                raise _long_cell(path, f"sheet {sheet.title!r} row {number}", limits)
+            texts.append(xlsx_restore(text))
+        records.append((number, texts))
+    if formulas:
+        shown = ", ".join(formulas[:10]) + (f" and {len(formulas) - 10} more" if len(formulas) > 10 else "")
+        raise WorkbookRefusedError(
+            f"{path.name}: sheet {sheet.title!r} has formulas in {shown}; a decision must be a typed "
+            "value: copy the cells, paste them as values, then save and send the workbook again"
+        )
+    return records
+
+
+def _read_xlsx(path: Path, limits: DecisionFileLimits) -> WorkbookTable:
     from openpyxl import load_workbook
 
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    _check_xlsx_package(path, limits)
+    # read_only streams the sheet instead of building it; data_only=False so that formula
+    # cells are seen as formulas (and refused) rather than as their cached values.
+    workbook = load_workbook(path, read_only=True, data_only=False, keep_links=False)
     try:
         sheet = workbook[_SHEET] if _SHEET in workbook.sheetnames else workbook.worksheets[0]
         campaign_id = None
         if _META_SHEET in workbook.sheetnames:
-            for key, value, *_ in workbook[_META_SHEET].iter_rows(values_only=True):
-                if key == "campaign_id":
-                    campaign_id = _text(value)
-        records = [(i, list(r)) for i, r in enumerate(sheet.iter_rows(values_only=True), start=1)]
+            for _, meta in _sheet_records(path, workbook[_META_SHEET], limits):
+                if len(meta) >= 2 and meta[0].strip() == "campaign_id":
+                    campaign_id = meta[1].strip() or None
+        records = _sheet_records(path, sheet, limits)
     finally:
         workbook.close()
     return _table("xlsx", records, campaign_id)
 
 
-def read_workbook(path: str | Path) -> WorkbookTable:
+def read_workbook(path: str | Path, limits: DecisionFileLimits | None = None) -> WorkbookTable:
     """Read a filled workbook (``.csv`` or ``.xlsx``, by extension) into rows of text.
 
+    Values read back exactly as :func:`write_csv` / :func:`write_xlsx` wrote them (display
+    columns as shown, see :data:`DISPLAY_COLUMNS`). The file is untrusted: its size, rows and
+    cells are bounded by ``limits`` (default :class:`DecisionFileLimits`), checked before or
+    while parsing, never after.
+
     Raises:
-        ValueError: the extension is neither ``.csv`` nor ``.xlsx``, or the file cannot be
-            parsed as one.
+        WorkbookRefusedError: a limit is exceeded; a macro-enabled or legacy Excel file; an
+            XLSX with macros, external links or formula cells.
+        ValueError: another extension, or the file cannot be parsed as CSV or XLSX.
         FileNotFoundError: no such file.
     """
     path = Path(path)
+    limits = limits or DecisionFileLimits()
     suffix = path.suffix.lower()
     if not path.is_file():
         raise FileNotFoundError(f"workbook {path} does not exist")
+    if suffix in (".xlsm", ".xltm", ".xlsb", ".xls", ".xlt"):
+        raise WorkbookRefusedError(
+            f"{path.name}: {suffix} files are refused (they can hold macros, or are a legacy "
+            "format); save the workbook as Excel Workbook (.xlsx) or CSV and send that"
+        )
+    if suffix not in (".csv", ".xlsx"):
+        raise ValueError(
+            f"{path.name}: decisions are read from .csv or .xlsx files, not {suffix or 'no extension'}"
+        )
+    _check_size(path, limits)
     if suffix == ".csv":
         try:
-            return _read_csv(path)
-        except (UnicodeDecodeError, csv.Error) as exc:
+            return _read_csv(path, limits)
+        except (UnicodeError, csv.Error) as exc:
             raise ValueError(f"{path.name} is not a readable UTF-8 CSV file: {exc}") from exc
-    if suffix in (".xlsx", ".xlsm"):
-        try:
-            return _read_xlsx(path)
-        # zipfile.BadZipFile, KeyError for missing parts, openpyxl's own errors: all mean the
-        # same thing to the reviewer.
-        except Exception as exc:
-            raise ValueError(f"{path.name} is not a readable XLSX workbook: {exc}") from exc
-    raise ValueError(
-        f"{path.name}: decisions are read from .csv or .xlsx files, not {suffix or 'no extension'}"
-    )
+    try:
+        return _read_xlsx(path, limits)
+    except WorkbookRefusedError:
+        raise
+    # zipfile.BadZipFile, KeyError for missing parts, openpyxl's own errors: all mean the
+    # same thing to the reviewer.
+    except Exception as exc:
+        raise ValueError(f"{path.name} is not a readable XLSX workbook: {exc}") from exc

@@ -59,10 +59,9 @@ def _write(store: SnapshotStore, root: Path, campaign_dir: Path, run_id: str, **
         workbook_path=workbook,
         changes=[],
         verification=None,
-        ledger_path=None,
         run_id=run_id,
         snapshot_root=store.path,
-        **extra,
+        **{"ledger_path": None, **extra},
     )
 
 
@@ -127,7 +126,7 @@ def test_a_tampered_campaign_id_cannot_leave_the_root(
     campaign_id = {"absolute": str(victim), "climbing": "../victim", "bidi": "uar-\u202eevil"}[kind]
     folder = _campaign_dir(store, tmp_path / "campaign", campaign_id=campaign_id)
     root = tmp_path / "evidence"
-    with pytest.raises(ValueError, match="campaign id"):
+    with pytest.raises(ValueError, match=r"campaign.id"):
         _write(store, root, folder, "run-1")
     assert _tree(victim) == {"run-1/precious.txt": b"keep me"}
     assert not root.exists(), "nothing is written before every id is checked"
@@ -248,3 +247,42 @@ def test_local_path_inside_refuses_what_resolves_outside(tmp_path: Path) -> None
         local_path_inside(tmp_path / "root", "link", "x")
     with pytest.raises(ValueError, match="'/'"):
         local_path_inside(tmp_path / "root", "../x")
+
+
+def test_the_bundles_ledger_csv_runs_no_formula_in_any_locale(
+    store: SnapshotStore, tmp_path: Path, campaign_dir: Path
+) -> None:
+    """Reasons and errors hold reviewers' and Boomi's text: the auditor's ledger.csv is neutralised."""
+    import csv
+
+    from airflow_provider_boomi.access.changes import ChangeResult
+    from airflow_provider_boomi.access.ledger import LedgerWriter, RunContext
+    from airflow_provider_boomi.review.cells import restore_csv_cell
+
+    hostile = '=HYPERLINK("http://x";"y");-1+1\nsecond line'
+    ledger = tmp_path / "ledger"
+    with LedgerWriter(str(ledger), context=RunContext(account_id=fx.ACCOUNT, run_id="run-1")) as writer:
+        writer.record(
+            ChangeResult(
+                action_id="a1",
+                action="revoke_role",
+                user_id="@dana@acme.example",
+                role_id="r1",
+                role_name="+Role",
+                account_group_id=None,
+                account_group_name=None,
+                dry_run=False,
+                state_before="present",
+                outcome="applied",
+                reason=hostile,
+            )
+        )
+    bundle = _write(store, tmp_path / "evidence", campaign_dir, "run-1", ledger_path=str(ledger))
+    text = (Path(bundle["bundle_dir"]) / "ledger.csv").read_text(encoding="utf-8")
+    assert len(text.splitlines()) == 2  # a header and one row: the newline stayed inside its cell
+    for delimiter in (",", ";"):
+        for row in csv.reader(text.splitlines(), delimiter=delimiter):
+            for cell in row:
+                assert not cell.lstrip().startswith(("=", "+", "-", "@", "\t", "\r")), (delimiter, cell)
+    rows = list(csv.DictReader(text.splitlines()))
+    assert restore_csv_cell(rows[0]["reason"]) == hostile

@@ -165,7 +165,7 @@ def test_unquoted_comma_makes_a_malformed_row(files: CampaignFiles) -> None:
     lines[2] = lines[2] + ",extra,values"
     files.workbook_csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
     _, problems = _problems(files, files.workbook_csv)
-    assert problems[0].startswith("line 3: has 2 value(s) beyond the 16 columns")
+    assert problems[0].startswith("line 3: has 2 value(s) beyond the 17 columns")
     assert problems[1].startswith("no row for ")
 
 
