@@ -78,6 +78,10 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_boomi.operators.sync",
                     "airflow_provider_boomi.operators.provisioning",
+                    "airflow_provider_boomi.operators.warehouse",
+                    "airflow_provider_boomi.operators.review",
+                    "airflow_provider_boomi.operators.verification",
+                    "airflow_provider_boomi.operators.evidence",
                 ],
             }
         ],

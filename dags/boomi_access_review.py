@@ -12,7 +12,9 @@ for reviewers who never open Airflow:
   privileged access, charts of grants by role and by group;
 * ``campaign.json``, the campaign itself (what decisions are validated against).
 
-Send the filled workbook back through ``boomi_apply_review_decisions``.
+Send the filled workbook back through ``boomi_apply_review_decisions``. The snapshot that DAG
+takes after applying decisions is announced on the same asset with ``kind: verification``;
+it builds no campaign (the task is skipped).
 
 Parameters: ``output_path`` (the snapshot store), ``reviews_path`` (one folder per campaign),
 ``account_id`` (only for manual runs on a store holding several accounts), ``owners`` (role or
@@ -22,10 +24,11 @@ group, by id or name, to reviewer email) and ``default_reviewer``.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, Param, dag
+
+from airflow_provider_boomi.operators.review import BoomiReviewCampaignOperator
 
 DATA_DIR = os.environ.get("BOOMI_DATA_DIR", "/tmp/airflow-provider-boomi")
 BOOMI_SNAPSHOT = Asset(name="boomi_access_snapshot")
@@ -38,6 +41,7 @@ BOOMI_SNAPSHOT = Asset(name="boomi_access_snapshot")
     catchup=False,
     tags=["boomi", "access-review"],
     doc_md=__doc__,
+    render_template_as_native_obj=True,  # ``owners`` stays a mapping
     params={
         "output_path": Param(f"{DATA_DIR}/snapshots", type="string", description="Snapshot store root"),
         "reviews_path": Param(f"{DATA_DIR}/reviews", type="string", description="Campaign folders"),
@@ -47,49 +51,14 @@ BOOMI_SNAPSHOT = Asset(name="boomi_access_snapshot")
     },
 )
 def boomi_access_review() -> None:
-    @task
-    def build_review(
-        params: dict[str, Any] | None = None, triggering_asset_events: Any = None
-    ) -> dict[str, Any]:
-        """Build the campaign for the triggering snapshot (or the latest one) and write its files."""
-        from airflow_provider_boomi.dataset import SnapshotStore
-        from airflow_provider_boomi.review import build_campaign, write_campaign
-
-        assert params is not None
-        store = SnapshotStore(params["output_path"])
-        account_id, sync_id = params["account_id"] or None, None
-        for events in (triggering_asset_events or {}).values():
-            for event in events:  # the newest event of the run wins
-                extra = event.extra or {}
-                account_id, sync_id = extra.get("account_id", account_id), extra.get("sync_id", sync_id)
-        if account_id is None:
-            accounts = store.accounts()
-            if len(accounts) != 1:
-                raise ValueError(
-                    f"the store holds {len(accounts)} accounts ({', '.join(accounts) or 'none'}); "
-                    "set the account_id param"
-                )
-            account_id = accounts[0]
-        os.makedirs(params["reviews_path"], exist_ok=True)  # earlier campaigns live here (none at first)
-        campaign = build_campaign(
-            store,
-            account_id,
-            sync_id,
-            owners=params["owners"] or None,
-            default_reviewer=params["default_reviewer"] or None,
-            previous_campaign_dir=params["reviews_path"],
-        )
-        files = write_campaign(campaign, f"{params['reviews_path']}/{campaign.campaign_id}")
-        return {
-            "campaign_id": campaign.campaign_id,
-            "account_id": campaign.account_id,
-            "sync_id": campaign.sync_id,
-            "campaign_dir": str(files.campaign_json.parent),
-            **files.to_dict(),
-            "summary": campaign.summary(),
-        }
-
-    build_review()
+    BoomiReviewCampaignOperator(
+        task_id="build_review",
+        output_path="{{ params.output_path }}",
+        reviews_path="{{ params.reviews_path }}",
+        account_id="{{ params.account_id }}",
+        owners="{{ params.owners }}",
+        default_reviewer="{{ params.default_reviewer }}",
+    )
 
 
 boomi_access_review()

@@ -13,6 +13,7 @@ Parameters (``Param``s, so a manual run can override them):
 * ``output_path``: where snapshots go; a local path or an object-storage URL.
 * ``warehouse_path``: the DuckDB file, used when ``warehouse_conn_id`` is empty.
 * ``warehouse_conn_id``: a common-sql connection (e.g. Postgres) to load into instead.
+* ``warehouse_schema``: the schema the tables and views go into (empty: the default).
 
 Defaults live under ``$BOOMI_DATA_DIR`` (``/tmp/airflow-provider-boomi`` when unset).
 """
@@ -20,12 +21,12 @@ Defaults live under ``$BOOMI_DATA_DIR`` (``/tmp/airflow-provider-boomi`` when un
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Asset, Param, dag
 
 from airflow_provider_boomi.operators.sync import BoomiSyncOperator
+from airflow_provider_boomi.operators.warehouse import BoomiWarehouseLoadOperator
 
 DATA_DIR = os.environ.get("BOOMI_DATA_DIR", "/tmp/airflow-provider-boomi")
 BOOMI_SNAPSHOT = Asset(name="boomi_access_snapshot")
@@ -44,6 +45,7 @@ BOOMI_SNAPSHOT = Asset(name="boomi_access_snapshot")
         "output_path": Param(f"{DATA_DIR}/snapshots", type="string", description="Snapshot store root"),
         "warehouse_path": Param(f"{DATA_DIR}/warehouse.duckdb", type="string", description="DuckDB file"),
         "warehouse_conn_id": Param("", type="string", description="common-sql connection; empty = DuckDB"),
+        "warehouse_schema": Param("", type="string", description="Target schema; empty = the default"),
     },
 )
 def boomi_access_sync() -> None:
@@ -52,30 +54,17 @@ def boomi_access_sync() -> None:
         boomi_conn_id="{{ params.boomi_conn_id }}",
         output_path="{{ params.output_path }}",
         outlets=[BOOMI_SNAPSHOT],
+        event_extra={"kind": "scheduled"},
     )
-
-    @task
-    def load_warehouse(snapshot: dict[str, Any], params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Load the new snapshot into the warehouse; loading the same sync_id again replaces it."""
-        from airflow_provider_boomi.warehouse import DuckDBTarget, SqlAlchemyTarget, load_snapshot
-
-        assert params is not None
-        if params["warehouse_conn_id"]:
-            from airflow.providers.common.sql.hooks.sql import DbApiHook
-            from airflow.sdk import BaseHook
-
-            hook = BaseHook.get_connection(params["warehouse_conn_id"]).get_hook()
-            if not isinstance(hook, DbApiHook):
-                raise TypeError(f"{params['warehouse_conn_id']} is not a common-sql (DbApiHook) connection")
-            target: Any = SqlAlchemyTarget(hook.get_sqlalchemy_engine())
-        else:
-            target = DuckDBTarget(params["warehouse_path"])
-        # The views (current access, grant history, changes, privileged users, group-only users)
-        # are recreated in the same transaction as the load.
-        loaded = load_snapshot(target, snapshot["snapshot_path"])
-        return {"sync_id": loaded.sync_id, "rows": dict(loaded.rows), "seconds": round(loaded.seconds, 2)}
-
-    load_warehouse(sync.output)
+    # The views (current access, grant history, changes, privileged users, group-only users)
+    # are recreated in the same transaction as the load.
+    BoomiWarehouseLoadOperator(
+        task_id="load_warehouse",
+        snapshot=sync.output,
+        duckdb_path="{{ params.warehouse_path }}",
+        warehouse_conn_id="{{ params.warehouse_conn_id }}",
+        schema="{{ params.warehouse_schema }}",
+    )
 
 
 boomi_access_sync()

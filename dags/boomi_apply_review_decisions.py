@@ -10,13 +10,16 @@ workbook (CSV or XLSX, ``decision`` = keep or revoke for every row). The DAG:
 2. ``plan``: a dry run of the revocations: what would change, against Boomi's current state.
 3. ``apply``: the revocations, with Boomi's rules (a user's last global role is replaced by
    Standard User first; users are never deleted), each in the ledger.
-4. ``resync``: a fresh snapshot of the account.
+4. ``resync``: a fresh snapshot of the account, announced on the asset ``boomi_access_snapshot``
+   with ``kind: verification`` (it starts no campaign), and ``load_warehouse`` loads it, so the
+   revocations show in the warehouse views like any other change.
 5. ``verify``: every revoked grant is absent from the fresh snapshot, or the run fails.
 6. ``evidence``: a folder for auditors with the campaign, the workbook, the decisions, the
    change set, the ledger rows of this run, the verification, both snapshot manifests and an
    index (``index.json`` with sha256 of every file, ``index.md`` to read).
 
 With no revocations, steps 2 to 5 are skipped and the evidence still records the decisions.
+Every step is an operator of the provider, so the same flow can be composed in your own DAG.
 The connection must have ``provisioning_enabled: true``; ``max_changes`` (default 25) guards
 against an unexpectedly large batch and must be raised on purpose.
 """
@@ -27,12 +30,17 @@ import os
 from typing import Any
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Asset, Param, dag, task
 
+from airflow_provider_boomi.operators.evidence import BoomiEvidenceBundleOperator
 from airflow_provider_boomi.operators.provisioning import BoomiApplyAccessChangesOperator
+from airflow_provider_boomi.operators.review import BoomiReviewDecisionsOperator
 from airflow_provider_boomi.operators.sync import BoomiSyncOperator
+from airflow_provider_boomi.operators.verification import BoomiVerifyChangesOperator
+from airflow_provider_boomi.operators.warehouse import BoomiWarehouseLoadOperator
 
 DATA_DIR = os.environ.get("BOOMI_DATA_DIR", "/tmp/airflow-provider-boomi")
+BOOMI_SNAPSHOT = Asset(name="boomi_access_snapshot")
 
 
 @dag(
@@ -50,30 +58,22 @@ DATA_DIR = os.environ.get("BOOMI_DATA_DIR", "/tmp/airflow-provider-boomi")
         "output_path": Param(f"{DATA_DIR}/snapshots", type="string", description="Snapshot store root"),
         "ledger_path": Param(f"{DATA_DIR}/ledger", type="string", description="Provisioning ledger"),
         "evidence_path": Param(f"{DATA_DIR}/evidence", type="string", description="Evidence bundles"),
+        "warehouse_path": Param(f"{DATA_DIR}/warehouse.duckdb", type="string", description="DuckDB file"),
+        "warehouse_conn_id": Param("", type="string", description="common-sql connection; empty = DuckDB"),
+        "warehouse_schema": Param("", type="string", description="Target schema; empty = the default"),
         "max_changes": Param(25, type="integer", minimum=1, description="Largest batch accepted"),
     },
 )
 def boomi_apply_review_decisions() -> None:
-    @task
-    def validate(params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Validate the workbook against the campaign; record the decisions; build the change set."""
-        from airflow_provider_boomi.review import decisions_to_changes, read_decisions, record_decisions
-
-        assert params is not None
-        decisions = read_decisions(params["campaign_dir"], params["workbook_path"])
-        decisions_path = record_decisions(decisions, params["campaign_dir"])
-        changes = decisions_to_changes(decisions)
-        return {
-            "campaign_id": decisions.campaign_id,
-            "decisions_path": str(decisions_path),
-            "changes": changes,
-            "revocations": len(changes),
-            "kept": len(decisions.kept),
-        }
+    validate = BoomiReviewDecisionsOperator(
+        task_id="validate",
+        campaign_dir="{{ params.campaign_dir }}",
+        workbook_path="{{ params.workbook_path }}",
+    )
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def has_revocations(validated: dict[str, Any]) -> bool:
-        """Skip plan, apply, resync and verify when every decision was keep."""
+        """Skip plan, apply, resync, load and verify when every decision was keep."""
         return bool(validated["revocations"])
 
     common = {
@@ -81,81 +81,50 @@ def boomi_apply_review_decisions() -> None:
         "ledger_path": "{{ params.ledger_path }}",
         "max_changes": "{{ params.max_changes }}",
     }
-    validated = validate()
-    plan = BoomiApplyAccessChangesOperator(
-        task_id="plan", changes=validated["changes"], dry_run=True, **common
-    )
-    apply = BoomiApplyAccessChangesOperator(task_id="apply", changes=validated["changes"], **common)
+    changes = validate.output  # every operator below takes its "changes"
+    plan = BoomiApplyAccessChangesOperator(task_id="plan", changes=changes, dry_run=True, **common)
+    apply = BoomiApplyAccessChangesOperator(task_id="apply", changes=changes, **common)
+    # A snapshot like any other: announced on the asset (as a verification snapshot, which
+    # starts no campaign) and loaded into the warehouse, so the revocations show in
+    # boomi_access_changes and boomi_grant_history.
     resync = BoomiSyncOperator(
-        task_id="resync", boomi_conn_id="{{ params.boomi_conn_id }}", output_path="{{ params.output_path }}"
+        task_id="resync",
+        boomi_conn_id="{{ params.boomi_conn_id }}",
+        output_path="{{ params.output_path }}",
+        outlets=[BOOMI_SNAPSHOT],
+        event_extra={
+            "kind": "verification",
+            "campaign_id": "{{ ti.xcom_pull(task_ids='validate')['campaign_id'] }}",
+        },
+    )
+    load = BoomiWarehouseLoadOperator(
+        task_id="load_warehouse",
+        snapshot=resync.output,
+        duckdb_path="{{ params.warehouse_path }}",
+        warehouse_conn_id="{{ params.warehouse_conn_id }}",
+        schema="{{ params.warehouse_schema }}",
+    )
+    verify = BoomiVerifyChangesOperator(
+        task_id="verify",
+        snapshot=resync.output,
+        changes=changes,
+        outcomes=apply.output,
+    )
+    evidence = BoomiEvidenceBundleOperator(
+        task_id="evidence",
+        evidence_path="{{ params.evidence_path }}",
+        campaign_dir="{{ params.campaign_dir }}",
+        workbook_path="{{ params.workbook_path }}",
+        changes=changes,
+        verification=verify.output,
+        ledger_path="{{ params.ledger_path }}",
+        snapshot_root="{{ params.output_path }}",
+        resync=resync.output,
+        trigger_rule="none_failed",
     )
 
-    @task
-    def verify(
-        validated: dict[str, Any], applied: dict[str, Any], snapshot: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Every revoked grant must be absent from the fresh snapshot."""
-        from airflow_provider_boomi.dataset import SnapshotStore
-        from airflow_provider_boomi.dataset.grant_ids import (
-            grant_id,
-            group_entitlement_id,
-            role_entitlement_id,
-        )
-
-        store = SnapshotStore(os.path.dirname(os.path.dirname(snapshot["snapshot_path"])))
-        present = set()
-        for table in ("user_role_grants", "group_role_grants"):
-            rows = store.read_table(snapshot["account_id"], snapshot["sync_id"], table, as_="arrow")
-            present.update(grant.lower() for grant in rows.column("grant_id").to_pylist())
-        outcomes = applied["outcomes"]
-        checks = []
-        for change, outcome in zip(validated["changes"], outcomes, strict=True):
-            if change["account_group_id"]:
-                entitlement = group_entitlement_id(change["account_group_id"], change["role_id"])
-            else:
-                entitlement = role_entitlement_id(change["role_id"])
-            revoked = grant_id(entitlement, change["user_id"])
-            checks.append(
-                {
-                    "grant_id": revoked,
-                    "outcome": outcome["outcome"],
-                    "side_effects": outcome.get("side_effects") or [],
-                    "absent_after_resync": revoked.lower() not in present,
-                }
-            )
-        failed = [c for c in checks if not c["absent_after_resync"]]
-        if failed:
-            raise RuntimeError(f"{len(failed)} revocation(s) not in effect after the resync: {failed}")
-        return {"verified": len(checks), "sync_id": snapshot["sync_id"], "checks": checks}
-
-    @task(trigger_rule="none_failed")
-    def evidence(
-        validated: dict[str, Any],
-        verification: dict[str, Any] | None,
-        snapshot: dict[str, Any] | None,
-        params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Write the evidence bundle for auditors, with an index of every file and its sha256."""
-        from airflow_provider_boomi.review.evidence import write_evidence_bundle
-
-        assert params is not None
-        context = get_current_context()
-        return write_evidence_bundle(
-            params["evidence_path"],
-            campaign_dir=params["campaign_dir"],
-            workbook_path=params["workbook_path"],
-            changes=validated["changes"],
-            verification=verification,
-            ledger_path=params["ledger_path"],
-            run_id=context["run_id"],
-            resync_manifest_path=snapshot["manifest_path"] if snapshot else None,
-            snapshot_root=params["output_path"],
-        )
-
-    gate = has_revocations(validated)
-    gate >> plan >> apply >> resync
-    checked = verify(validated, apply.output, resync.output)
-    evidence(validated, checked, resync.output)
+    has_revocations(validate.output) >> plan >> apply >> resync >> [load, verify]
+    verify >> evidence
 
 
 boomi_apply_review_decisions()

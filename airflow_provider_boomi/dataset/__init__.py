@@ -24,7 +24,7 @@ from .grant_ids import (
     role_entitlement_id,
 )
 from .manifest import MANIFEST_FILE, Manifest, TableEntry
-from .paths import new_sync_id, snapshot_dir, validate_account_id, validate_sync_id
+from .paths import new_sync_id, snapshot_dir, snapshot_location, validate_account_id, validate_sync_id
 from .reader import SnapshotInfo, SnapshotStore
 from .schemas import GRANT_TABLES, SCHEMA_VERSION, SYNCED_TABLES, TABLES, empty_table, schema_for
 from .writer import ROW_GROUP_ROWS, SnapshotWriter, TableWriter
@@ -61,6 +61,7 @@ __all__ = [
     "role_entitlement_id",
     "schema_for",
     "snapshot_dir",
+    "snapshot_location",
     "validate_account_id",
     "validate_sync_id",
 ]

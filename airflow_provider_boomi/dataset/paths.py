@@ -26,6 +26,7 @@ __all__ = [
     "new_sync_id",
     "resolve_location",
     "snapshot_dir",
+    "snapshot_location",
     "validate_account_id",
     "validate_path_component",
     "validate_sync_id",
@@ -241,3 +242,24 @@ def snapshot_dir(output_path: Any, account_id: str, sync_id: str) -> str:
     validate_account_id(account_id)
     validate_sync_id(sync_id)
     return f"{_root_string(output_path)}/account_id={account_id}/sync_id={sync_id}"
+
+
+def snapshot_location(snapshot_path: Any) -> tuple[str, str, str]:
+    """The inverse of :func:`snapshot_dir`: ``(store root, account_id, sync_id)`` of a snapshot
+    directory ``.../account_id=A/sync_id=S`` (a trailing ``/manifest.json`` is allowed).
+
+    Raises ``ValueError`` when the path is not shaped like a snapshot directory, or its ids are
+    not valid (a path is untrusted input: it may come from XCom or a parameter).
+    """
+    text = _root_string(snapshot_path).rstrip("/")
+    if text.endswith("/manifest.json"):
+        text = text[: -len("/manifest.json")]
+    parts = text.split("/")
+    if len(parts) < 3 or not parts[-1].startswith("sync_id=") or not parts[-2].startswith("account_id="):
+        raise ValueError(
+            f"{text!r} is not a snapshot directory; expected .../account_id=<id>/sync_id=<id> "
+            "(the snapshot_path a sync returns)"
+        )
+    account_id = validate_account_id(parts[-2][len("account_id=") :])
+    sync_id = validate_sync_id(parts[-1][len("sync_id=") :])
+    return "/".join(parts[:-2]) or "/", account_id, sync_id

@@ -35,6 +35,7 @@ from airflow_provider_boomi.access.provisioning import (
 )
 from airflow_provider_boomi.access.validation import ProvisioningInputError
 from airflow_provider_boomi.hooks.boomi import BoomiHook
+from airflow_provider_boomi.operators._xcom import field_of
 
 __all__ = [
     "BoomiAddGroupRoleOperator",
@@ -341,7 +342,8 @@ class BoomiApplyAccessChangesOperator(_BoomiProvisioningOperator):
     :param changes: a list of dicts with ``action`` (``assign_role``, ``revoke_role``,
         ``add_group_role``, ``remove_group_role``), ``user_id``, ``role`` or ``role_id``,
         ``account_group`` or ``account_group_id``, and optionally ``first_name``,
-        ``last_name``, ``notify_user``, ``reason``.
+        ``last_name``, ``notify_user``, ``reason``; or ``BoomiReviewDecisionsOperator``'s result
+        (``validate.output``), whose ``changes`` are used.
     :param changes_path: a file with the same columns (local path or fsspec URL).
     :param max_changes: the largest batch accepted (default 25). Templated, so a DAG can take it
         from a ``Param``.
@@ -360,7 +362,7 @@ class BoomiApplyAccessChangesOperator(_BoomiProvisioningOperator):
     def __init__(
         self,
         *,
-        changes: Sequence[Mapping[str, Any] | AccessChange] | None = None,
+        changes: Sequence[Mapping[str, Any] | AccessChange] | Mapping[str, Any] | None = None,
         changes_path: str | None = None,
         max_changes: int | str = DEFAULT_MAX_CHANGES,
         **kwargs: Any,
@@ -383,7 +385,7 @@ class BoomiApplyAccessChangesOperator(_BoomiProvisioningOperator):
         if self.changes_path:
             loaded = load_changes(self.changes_path)
         else:
-            items = list(self.changes or [])
+            items = list(field_of(self.changes, "changes") or [])
             records = [c for c in items if not isinstance(c, AccessChange)]
             if records and len(records) != len(items):
                 raise ValueError("changes must be all dicts or all AccessChange objects")

@@ -43,14 +43,18 @@ class BoomiSyncOperator(BaseOperator):
         longer than three pages), ``"never"`` (fewest calls) or ``"by_role"`` (always split).
     :param max_workers: concurrent query chains (default 8); the account's rate limiter caps the
         request rate whatever this is.
+    :param event_extra: more keys for the asset events' extra (templated), to say what this
+        snapshot is, e.g. ``{"kind": "verification", "campaign_id": ...}`` for the snapshot taken
+        after applying review decisions (``BoomiReviewCampaignOperator`` skips those).
     :param storage_options: fsspec options for a URL ``output_path`` (credentials belong in the
         storage's own configuration or an ``ObjectStoragePath`` connection, not here).
 
     Returns (XCom) ``{"account_id", "sync_id", "snapshot_path", "manifest_path", "row_counts"}``.
-    When the task has outlets, each asset event carries the same dict as its ``extra``.
+    When the task has outlets, each asset event carries the same dict as its ``extra``, plus
+    ``event_extra``.
     """
 
-    template_fields: Sequence[str] = ("output_path", "sync_resources", "boomi_conn_id")
+    template_fields: Sequence[str] = ("output_path", "sync_resources", "boomi_conn_id", "event_extra")
     ui_color = "#3cb4e6"
 
     def __init__(
@@ -68,9 +72,11 @@ class BoomiSyncOperator(BaseOperator):
         max_chain_restarts: int = 2,
         max_workers: int = 8,
         storage_options: Mapping[str, Any] | None = None,
+        event_extra: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.event_extra = dict(event_extra) if event_extra else None
         self.output_path = output_path
         # ``resources`` is BaseOperator's executor-resources attribute, so the tables to sync
         # are kept under another name (the public argument stays ``resources``).
@@ -120,7 +126,7 @@ class BoomiSyncOperator(BaseOperator):
         outlet_events = context.get("outlet_events")
         if outlet_events is not None:
             for outlet in self.outlets or []:
-                outlet_events[outlet].extra = dict(facts)
+                outlet_events[outlet].extra = {**(self.event_extra or {}), **facts}
         for warning in result.warnings:
             self.log.warning("Snapshot warning: %s", warning)
         return facts

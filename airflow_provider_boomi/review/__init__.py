@@ -17,6 +17,7 @@ from .campaign import (
     find_campaigns,
     load_campaign,
 )
+from .cells import neutralise_csv_cell, restore_csv_cell, visible_text
 from .decisions import (
     Decision,
     DecisionProblem,
@@ -26,10 +27,20 @@ from .decisions import (
     read_decisions,
     record_decisions,
 )
+from .evidence import write_evidence_bundle
 from .output import CampaignFiles, write_campaign
 from .owners import Owners
 from .report import bar_chart, render_report
-from .workbook import COLUMNS, DECISION_VALUES, read_workbook, write_csv, write_xlsx
+from .verification import VerificationError, VerificationResult, verify_changes
+from .workbook import (
+    COLUMNS,
+    DECISION_VALUES,
+    DecisionFileLimits,
+    WorkbookRefusedError,
+    read_workbook,
+    write_csv,
+    write_xlsx,
+)
 
 __all__ = [
     "CAMPAIGN_FILE",
@@ -39,21 +50,30 @@ __all__ = [
     "Campaign",
     "CampaignFiles",
     "Decision",
+    "DecisionFileLimits",
     "DecisionProblem",
     "DecisionValidationError",
     "Decisions",
     "Owners",
     "ReviewItem",
+    "VerificationError",
+    "VerificationResult",
+    "WorkbookRefusedError",
     "bar_chart",
     "build_campaign",
     "decisions_to_changes",
     "find_campaigns",
     "load_campaign",
+    "neutralise_csv_cell",
     "read_decisions",
     "read_workbook",
     "record_decisions",
     "render_report",
+    "restore_csv_cell",
+    "verify_changes",
+    "visible_text",
     "write_campaign",
     "write_csv",
+    "write_evidence_bundle",
     "write_xlsx",
 ]

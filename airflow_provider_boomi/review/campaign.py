@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from airflow_provider_boomi.dataset import SnapshotError, SnapshotStore, TableNotInSnapshotError
+from airflow_provider_boomi.dataset.diff import diff_snapshots
+from airflow_provider_boomi.dataset.paths import validate_path_component
 
 from .owners import Owners
 
@@ -38,19 +40,17 @@ CAMPAIGN_FILE = "campaign.json"
 DECISIONS_FILE = "decisions.json"
 
 CAMPAIGN_FORMAT_VERSION = 1
-_CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 GrantKind = Literal["global_role", "group_role"]
 
 
 def validate_campaign_id(campaign_id: str) -> str:
-    """Return ``campaign_id`` if usable in file names, else raise ``ValueError``."""
-    if not isinstance(campaign_id, str) or not _CAMPAIGN_ID.match(campaign_id):
-        raise ValueError(
-            f"campaign_id {campaign_id!r} must be 1-128 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit (it becomes part of file names)"
-        )
-    return campaign_id
+    """Return ``campaign_id`` if usable in file names, else raise ``ValueError``.
+
+    The id becomes a folder and file names, so it follows the one rule for ids that become
+    paths (:func:`~airflow_provider_boomi.dataset.paths.validate_path_component`).
+    """
+    return validate_path_component(campaign_id, "campaign_id", where="file and folder names")
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,9 @@ class Campaign:
         changes: grant changes since the previous snapshot (dicts with ``change_type``,
             ``grant_kind``, ``grant_id``, ``user_id``, ``email``, ``role_id``, ``role_name``,
             ``account_group_id``, ``account_group_name``).
-        previous_sync_id: the snapshot the changes are relative to (``None`` for the first).
+        previous_sync_id: the snapshot the changes are relative to: the one the previous
+            campaign reviewed when there is one, else the previous snapshot (``None`` for the
+            first).
         previous_campaign_id: the campaign ``is_new`` is relative to, if any.
     """
 
@@ -192,7 +194,8 @@ class Campaign:
         if version > CAMPAIGN_FORMAT_VERSION:
             raise ValueError(f"campaign format {version} is newer than this package reads")
         return cls(
-            campaign_id=str(data["campaign_id"]),
+            # campaign.json is a file anyone with the folder can edit: its ids become paths.
+            campaign_id=validate_campaign_id(str(data["campaign_id"])),
             account_id=str(data["account_id"]),
             sync_id=str(data["sync_id"]),
             synced_at=datetime.fromisoformat(data["synced_at"]),
@@ -324,10 +327,7 @@ def build_campaign(
     roles = {r["role_id"]: r for r in _read(store, account_id, sync_id, "roles")}
     global_grants = _read(store, account_id, sync_id, "user_role_grants")
     group_grants = _read(store, account_id, sync_id, "group_role_grants")
-    try:
-        changes = store.read_table(account_id, sync_id, "grant_changes").to_pylist()
-    except TableNotInSnapshotError:
-        changes = []
+    changes, changes_since = _changes_since(store, account_id, sync_id, manifest.previous_sync_id, previous)
     added = {c["grant_id"] for c in changes if c["change_type"] == "added"}
     with_global = {g["user_id"] for g in global_grants}
 
@@ -373,10 +373,38 @@ def build_campaign(
         created_at=(created_at or datetime.now(UTC)).astimezone(UTC),
         items=tuple(items),
         # Without an earlier snapshot every grant is "added": that is the baseline, not a change.
-        changes=change_rows if manifest.previous_sync_id else (),
-        previous_sync_id=manifest.previous_sync_id,
+        changes=change_rows if changes_since else (),
+        previous_sync_id=changes_since,
         previous_campaign_id=previous.campaign_id if previous else None,
     )
+
+
+def _changes_since(
+    store: SnapshotStore,
+    account_id: str,
+    sync_id: str,
+    previous_snapshot: str | None,
+    previous: Campaign | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The grant changes a reviewer should see, and the snapshot they are relative to.
+
+    Relative to the snapshot the previous campaign reviewed, when there is one and it is still
+    in the store: the changes *since the last review*, including what that review's decisions
+    revoked (a snapshot taken after applying them sits in between and would hide them).
+    Otherwise relative to the previous snapshot (its ``grant_changes``); ``None`` with the
+    first snapshot, whose changes (every grant added) mark items new but are not shown.
+    """
+    if previous is not None and previous.sync_id != sync_id:
+        try:
+            return diff_snapshots(store, account_id, previous.sync_id, sync_id).to_pylist(), previous.sync_id
+        except SnapshotError:
+            pass  # the reviewed snapshot is gone (or lacks a grant table): fall back below
+    try:
+        # The first snapshot's grant_changes list every grant as added: new, but not a change.
+        changes = store.read_table(account_id, sync_id, "grant_changes").to_pylist()
+    except TableNotInSnapshotError:
+        return [], None
+    return changes, previous_snapshot
 
 
 def _describe_change(

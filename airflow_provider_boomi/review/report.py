@@ -2,7 +2,9 @@
 
 No JavaScript, no fonts, no CDN, no external images: the report is audit evidence that must
 open the same way years later, offline, and must not call anywhere when opened. Every value
-from Boomi is HTML-escaped.
+from Boomi goes through :func:`_h`: invisible characters made visible (a direction override
+must not reorder a role name, a zero-width space must not make two names look the same), then
+HTML-escaped.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from html import escape
 from typing import Any
 
 from .campaign import Campaign, ReviewItem
+from .cells import visible_text
 
 __all__ = ["bar_chart", "render_report"]
 
@@ -38,6 +41,11 @@ padding:0 .3rem;margin-left:.3rem}
 .note{color:#52606d;font-size:.85rem}
 svg text{font-family:inherit;font-size:12px;fill:#1f2933}
 """
+
+
+def _h(value: object) -> str:
+    """A value from Boomi as HTML text: control, direction and zero-width characters visible."""
+    return escape(visible_text(str(value)))
 
 
 def _top(counts: Mapping[str, int], limit: int = CHART_BARS) -> list[tuple[str, int]]:
@@ -72,6 +80,7 @@ def bar_chart(
     for index, (label, value) in enumerate(data):
         y = gap + index * (bar + gap)
         w = max(1.0, plot_w * value / peak) if value else 0.0
+        label = visible_text(label)
         short = label if len(label) <= 38 else label[:36] + "…"
         parts.append(
             f"<g><title>{escape(label)}: {value}</title>"
@@ -107,10 +116,10 @@ def _change_rows(changes: Sequence[Mapping[str, Any]]) -> list[list[str]]:
         kind = str(c.get("change_type", ""))
         rows.append(
             [
-                f'<span class="{escape(kind)}">{escape(kind)}</span>',
-                escape(str(c.get("email") or c.get("user_id") or "")),
-                escape(str(c.get("role_name") or c.get("role_id") or "")),
-                escape(str(c.get("account_group_name") or c.get("account_group_id") or "")),
+                f'<span class="{escape(kind)}">{_h(kind)}</span>',
+                _h(c.get("email") or c.get("user_id") or ""),
+                _h(c.get("role_name") or c.get("role_id") or ""),
+                _h(c.get("account_group_name") or c.get("account_group_id") or ""),
                 "yes" if c.get("is_privileged") else "",
             ]
         )
@@ -141,29 +150,37 @@ def render_report(campaign: Campaign) -> str:
         campaign.changes,
         key=lambda c: (str(c.get("change_type")), str(c.get("user_id")), str(c.get("grant_id"))),
     )
+    if campaign.previous_campaign_id is not None:
+        since = f"since the last review (campaign {_h(campaign.previous_campaign_id)}, snapshot "
+        changes_title = "Changes since the last review"
+    else:
+        since = "since snapshot "
+        changes_title = "Changes since the last snapshot"
     if campaign.previous_sync_id is None:
         changes_html = (
             '<p class="note">This is the first snapshot of the account: nothing to compare with.</p>'
         )
-    elif not changes:
-        changes_html = (
-            f'<p class="note">No grant changed since snapshot {escape(campaign.previous_sync_id)}.</p>'
-        )
     else:
-        changes_html = (
-            f'<p class="note">Compared with snapshot {escape(campaign.previous_sync_id)}: '
-            f"{summary['changes_added']} added, {summary['changes_removed']} removed.</p>"
-            + _table(["change", "user", "role", "group", "privileged"], _change_rows(changes), len(changes))
-        )
+        since += _h(campaign.previous_sync_id) + (")" if campaign.previous_campaign_id is not None else "")
+        if not changes:
+            changes_html = f'<p class="note">No grant changed {since}.</p>'
+        else:
+            changes_html = (
+                f'<p class="note">{summary["changes_added"]} added, {summary["changes_removed"]} removed '
+                f"{since}.</p>"
+                + _table(
+                    ["change", "user", "role", "group", "privileged"], _change_rows(changes), len(changes)
+                )
+            )
 
     privileged = [i for i in campaign.items if i.is_privileged]
     privileged_rows = [
         [
-            escape(i.email or i.user_id) + _flags(i),
-            escape(i.name),
-            escape(i.role_label),
-            escape(i.group_label) or "<em>global</em>",
-            escape(i.reviewer or ""),
+            _h(i.email or i.user_id) + _flags(i),
+            _h(i.name),
+            _h(i.role_label),
+            _h(i.group_label) or "<em>global</em>",
+            _h(i.reviewer or ""),
         ]
         for i in privileged[:TABLE_LIMIT]
     ]
@@ -181,7 +198,7 @@ def render_report(campaign: Campaign) -> str:
         if by_group
         else '<p class="note">No account-group grants.</p>'
     )
-    reviewer_rows = [[escape(name), str(count)] for name, count in sorted(by_reviewer.items())]
+    reviewer_rows = [[_h(name), str(count)] for name, count in sorted(by_reviewer.items())]
 
     title = f"Access review {campaign.campaign_id}"
     return f"""<!DOCTYPE html>
@@ -194,11 +211,11 @@ def render_report(campaign: Campaign) -> str:
 </head>
 <body>
 <h1>{escape(title)}</h1>
-<p class="meta">Account {escape(campaign.account_id)} · snapshot {escape(campaign.sync_id)} taken
+<p class="meta">Account {_h(campaign.account_id)} · snapshot {_h(campaign.sync_id)} taken
 {escape(campaign.synced_at.isoformat())} · campaign created {escape(campaign.created_at.isoformat())}</p>
 <h2 id="summary">Summary</h2>
 <div class="cards">{card_html}</div>
-<h2 id="changes">Changes since the last snapshot</h2>
+<h2 id="changes">{changes_title}</h2>
 {changes_html}
 <h2 id="privileged">Privileged access</h2>
 {privileged_html}

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from airflow_provider_boomi.dataset import TABLES, SnapshotError, SnapshotStore
+from airflow_provider_boomi.dataset import TABLES, SnapshotError, SnapshotStore, snapshot_location
 
 from .tables import SNAPSHOTS_TABLE, WAREHOUSE_TABLES, create_table_sql, index_sql, snapshots_columns
 from .targets import Session, WarehouseTarget
@@ -112,22 +112,11 @@ def _resolve_source(
                 raise SnapshotError(f"no complete snapshot of account {account_id} in {snapshot.path}")
             sync_id = latest.sync_id
         return snapshot, account_id, sync_id
-    # A snapshot directory: .../account_id=A/sync_id=S (optionally with a trailing manifest.json).
-    text = str(os.fspath(snapshot) if isinstance(snapshot, os.PathLike) else snapshot).rstrip("/")
-    if text.endswith("/manifest.json"):
-        text = text[: -len("/manifest.json")]
-    parts = text.split("/")
-    if len(parts) < 3 or not parts[-1].startswith("sync_id=") or not parts[-2].startswith("account_id="):
-        raise ValueError(
-            f"{text!r} is not a snapshot directory; expected .../account_id=<id>/sync_id=<id>, "
-            "or pass a SnapshotStore with account_id and sync_id"
-        )
-    dir_account = parts[-2][len("account_id=") :]
-    dir_sync = parts[-1][len("sync_id=") :]
+    root, dir_account, dir_sync = snapshot_location(snapshot)
     for given, found, what in ((account_id, dir_account, "account_id"), (sync_id, dir_sync, "sync_id")):
         if given is not None and given != found:
             raise ValueError(f"{what} {given!r} does not match the snapshot directory's {found!r}")
-    return SnapshotStore("/".join(parts[:-2]) or "/"), dir_account, dir_sync
+    return SnapshotStore(root), dir_account, dir_sync
 
 
 def load_snapshot(

@@ -40,6 +40,8 @@ _GRANT_SNAPSHOTS = """
 def _views(s: str, dialect: str) -> dict[str, str]:
     text = _cast_text(dialect)
     agg = _string_agg(dialect)
+    count = _count_cast(dialect)
+    possibly_privileged = "SUM(CASE WHEN is_privileged IS NULL OR is_privileged THEN 1 ELSE 0 END)"
     snaps = _GRANT_SNAPSHOTS.format(s=s)
     label = (
         "CASE WHEN grant_kind = 'group_role' "
@@ -91,7 +93,7 @@ held AS (
 ),
 runs AS (
     SELECT account_id, grant_id, run, MIN(snapshot_no) AS first_no, MAX(snapshot_no) AS last_no,
-           COUNT(*) AS snapshots_held
+           {count("COUNT(*)")} AS snapshots_held
     FROM held
     GROUP BY account_id, grant_id, run
 )
@@ -144,18 +146,18 @@ LEFT JOIN {s}boomi_account_groups pag
 WHERE c.previous_sync_id IS NOT NULL""",
         "boomi_privileged_users": f"""
 SELECT account_id, sync_id, synced_at, user_id, email, first_name, last_name,
-       COUNT(*) AS privileged_grant_count,
-       SUM(CASE WHEN grant_kind = 'global_role' THEN 1 ELSE 0 END) AS global_privileged_grants,
-       SUM(CASE WHEN grant_kind = 'group_role' THEN 1 ELSE 0 END) AS group_privileged_grants,
-       SUM(CASE WHEN is_privileged IS NULL THEN 1 ELSE 0 END) AS unknown_privilege_grants,
+       {count("COUNT(*)")} AS privileged_grant_count,
+       {count("SUM(CASE WHEN grant_kind = 'global_role' THEN 1 ELSE 0 END)")} AS global_privileged_grants,
+       {count("SUM(CASE WHEN grant_kind = 'group_role' THEN 1 ELSE 0 END)")} AS group_privileged_grants,
+       {count("SUM(CASE WHEN is_privileged IS NULL THEN 1 ELSE 0 END)")} AS unknown_privilege_grants,
        {agg("label", "; ")} AS privileged_roles
 FROM (SELECT a.*, {label} AS label FROM {s}boomi_current_access a
       WHERE a.is_privileged IS NULL OR a.is_privileged) p
 GROUP BY account_id, sync_id, synced_at, user_id, email, first_name, last_name""",
         "boomi_group_only_users": f"""
 SELECT account_id, sync_id, synced_at, user_id, email, first_name, last_name,
-       COUNT(*) AS group_grant_count,
-       SUM(CASE WHEN is_privileged IS NULL OR is_privileged THEN 1 ELSE 0 END) AS privileged_grant_count,
+       {count("COUNT(*)")} AS group_grant_count,
+       {count(possibly_privileged)} AS privileged_grant_count,
        {agg("group_label", ", ")} AS account_groups,
        {agg("label", "; ")} AS group_roles
 FROM (SELECT a.*, {label} AS label, COALESCE(account_group_name, account_group_id) AS group_label
@@ -163,6 +165,13 @@ FROM (SELECT a.*, {label} AS label, COALESCE(account_group_name, account_group_i
 GROUP BY account_id, sync_id, synced_at, user_id, email, first_name, last_name
 HAVING SUM(CASE WHEN grant_kind = 'global_role' THEN 1 ELSE 0 END) = 0""",
     }
+
+
+def _count_cast(dialect: str) -> Callable[[str], str]:
+    """Counts as 64-bit integers: DuckDB's SUM of integers is a HUGEINT, which pandas reads as
+    a float, and PostgreSQL's is a NUMERIC; MySQL casts only to SIGNED."""
+    target = "SIGNED" if dialect in ("mysql", "mariadb") else "BIGINT"
+    return lambda expr: f"CAST({expr} AS {target})"
 
 
 def _cast_text(dialect: str) -> str:

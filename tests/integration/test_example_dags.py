@@ -121,6 +121,7 @@ def apply_conf(campaign_dir: Path, workbook: Path, data: Path) -> dict[str, str]
         "output_path": str(data / "snapshots"),
         "ledger_path": str(data / "ledger"),
         "evidence_path": str(data / "evidence"),
+        "warehouse_path": str(data / "warehouse.duckdb"),
     }
 
 
@@ -182,8 +183,18 @@ def test_apply_review_decisions_revokes_verifies_and_writes_evidence(
     } <= names
     assert index["revocations"] == 2 and index["verified"] == 2
     verification = json.loads((index_files[0].parent / "verification.json").read_text())
-    assert all(c["absent_after_resync"] for c in verification["checks"])
+    assert [(c["expected"], c["holds"]) for c in verification["checks"]] == [("absent", True)] * 2
     assert sim.token not in index_files[0].parent.joinpath("ledger.csv").read_text()
+
+    # The loop closes: the snapshot taken after applying is in the warehouse like any other, so
+    # the revocations are access changes there.
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        removed = con.execute(
+            "SELECT grant_id FROM boomi_access_changes WHERE change_type = 'removed'"
+        ).fetchall()
+    assert {g for (g,) in removed} == {last_role["item_id"], group_grant["item_id"]}
 
 
 def test_apply_review_decisions_with_only_keeps_changes_nothing(

@@ -61,6 +61,10 @@ def test_contents() -> None:
     assert modules == [
         "airflow_provider_boomi.operators.sync",
         "airflow_provider_boomi.operators.provisioning",
+        "airflow_provider_boomi.operators.warehouse",
+        "airflow_provider_boomi.operators.review",
+        "airflow_provider_boomi.operators.verification",
+        "airflow_provider_boomi.operators.evidence",
     ]
 
 

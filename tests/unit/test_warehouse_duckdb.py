@@ -246,3 +246,15 @@ def test_dbapi_target_over_a_duckdb_connection(tmp_path: Path, store: SnapshotSt
 def test_schema_names_are_validated(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="plain SQL identifier"):
         DuckDBTarget(tmp_path / "x.duckdb", schema="boomi; DROP TABLE x")
+
+
+def test_view_counts_are_integers_in_pandas(tmp_path: Path) -> None:
+    """DuckDB's SUM of integers is a HUGEINT, which pandas reads as a float; the views cast."""
+    target = DuckDBTarget(tmp_path / "w.duckdb")
+    load_snapshot(target, fx.build_store(tmp_path / "store"), fx.ACCOUNT)
+    with target.connect() as con:
+        frame = con.execute("SELECT * FROM boomi_privileged_users").df()
+        history = con.execute("SELECT snapshots_held FROM boomi_grant_history").df()
+    counts = ["privileged_grant_count", "global_privileged_grants", "group_privileged_grants"]
+    assert len(frame) and all(str(frame[c].dtype) == "int64" for c in counts), frame.dtypes
+    assert str(history["snapshots_held"].dtype) == "int64"

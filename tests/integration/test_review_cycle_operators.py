@@ -1,0 +1,104 @@
+"""The review cycle composed only from the provider's operators, as docs/operators-review.md shows.
+
+The DAG file is the docs' own example (``docs/examples/review_cycle_dags.py``), run with
+``dag.test()`` against the simulator: sync -> warehouse (own schema) -> campaign; a reviewer
+revokes four grants; decisions -> dry run -> apply -> resync -> warehouse -> verify -> evidence.
+Then the loop closes: the warehouse shows the four revocations as access changes, and the next
+campaign's report lists them as changes since the last review.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from airflow_provider_boomi.access.ledger import read_ledger
+from airflow_provider_boomi.testing.simulator import BoomiSimulator
+from tests.conftest import REPO, load_dag
+
+EXAMPLE = REPO / "docs" / "examples" / "review_cycle_dags.py"
+STANDARD_USER = "fcb6e2d0-0ca8-11e2-a477-1231381987a5"
+
+
+@pytest.fixture
+def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[BoomiSimulator]:
+    with BoomiSimulator(profile="demo", rate_limit=None) as simulator:
+        conn = json.loads(simulator.connection_json(provisioning_enabled=True))
+        conn["extra"]["requests_per_second"] = 1000
+        monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", json.dumps(conn))
+        yield simulator
+
+
+def _states(run: Any) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+
+
+def _fill(campaign_dir: Path, revoke: set[str], out: Path) -> Path:
+    with next(campaign_dir.glob("*-review.csv")).open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = list(reader.fieldnames or []), list(reader)
+    for row in rows:
+        row["decision"] = "revoke" if row["item_id"] in revoke else "keep"
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+def _campaigns(data: Path) -> list[Path]:
+    return sorted(p.parent for p in (data / "reviews").rglob("campaign.json"))
+
+
+def test_a_review_cycle_from_the_operator_pages(
+    sim: BoomiSimulator, dag_folder: Path, tmp_path: Path
+) -> None:
+    shutil.copy(EXAMPLE, dag_folder / EXAMPLE.name)
+    data = tmp_path / "data"
+    campaign_dag = load_dag(dag_folder / EXAMPLE.name, "my_boomi_campaign")
+    apply_dag = load_dag(dag_folder / EXAMPLE.name, "my_boomi_apply")
+
+    first = campaign_dag.test(run_conf={"data": str(data)})
+    assert first.state == "success", _states(first)
+    (campaign_dir,) = _campaigns(data)
+    items = json.loads((campaign_dir / "campaign.json").read_text())["items"]
+    # Four revocations: three global grants that are not Standard User, one group grant.
+    revoked = [i for i in items if i["grant_kind"] == "global_role" and i["role_id"] != STANDARD_USER][:3]
+    revoked += [next(i for i in items if i["grant_kind"] == "group_role")]
+    revoked_ids = {i["item_id"] for i in revoked}
+    workbook = _fill(campaign_dir, revoked_ids, tmp_path / "filled.csv")
+
+    applied = apply_dag.test(
+        run_conf={"data": str(data), "campaign_dir": str(campaign_dir), "workbook_path": str(workbook)}
+    )
+    assert applied.state == "success", _states(applied)
+
+    ledger = read_ledger(str(data / "ledger"))
+    assert sorted(ledger[ledger["task_id"] == "apply"]["outcome"]) == ["applied"] * 4
+    assert set(ledger[ledger["task_id"] == "plan"]["outcome"]) == {"planned"}
+    (index,) = (data / "evidence").rglob("index.json")
+    assert json.loads(index.read_text())["verified"] == 4
+
+    # The warehouse, in its own schema, shows the four revocations as access changes.
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        removed = con.execute(
+            "SELECT grant_id FROM access_review.boomi_access_changes WHERE change_type = 'removed'"
+        ).fetchall()
+    assert {g for (g,) in removed} == revoked_ids
+
+    # The next campaign compares with the last review: the four are changes since then.
+    second = campaign_dag.test(run_conf={"data": str(data)})
+    assert second.state == "success", _states(second)
+    newest = _campaigns(data)[-1]
+    assert newest != campaign_dir
+    report = next(newest.glob("*-report.html")).read_text(encoding="utf-8")
+    assert "since the last review" in report
+    for item in revoked:
+        assert item["role_name"] in report
