@@ -14,6 +14,8 @@ Parameters (``Param``s, so a manual run can override them):
 * ``warehouse_path``: the DuckDB file, used when ``warehouse_conn_id`` is empty.
 * ``warehouse_conn_id``: a common-sql connection (e.g. Postgres) to load into instead.
 * ``warehouse_schema``: the schema the tables and views go into (empty: the default).
+* ``privileged_preset``: ``default`` (administration, API) or ``sox`` (also deploy,
+  environment and package management).
 
 Defaults live under ``$BOOMI_DATA_DIR`` (``/tmp/airflow-provider-boomi`` when unset).
 """
@@ -46,6 +48,9 @@ BOOMI_SNAPSHOT = Asset(name="boomi_access_snapshot")
         "warehouse_path": Param(f"{DATA_DIR}/warehouse.duckdb", type="string", description="DuckDB file"),
         "warehouse_conn_id": Param("", type="string", description="common-sql connection; empty = DuckDB"),
         "warehouse_schema": Param("", type="string", description="Target schema; empty = the default"),
+        "privileged_preset": Param(
+            "default", enum=["default", "sox"], description="Which roles are privileged"
+        ),
     },
 )
 def boomi_access_sync() -> None:
@@ -55,6 +60,7 @@ def boomi_access_sync() -> None:
         output_path="{{ params.output_path }}",
         outlets=[BOOMI_SNAPSHOT],
         event_extra={"kind": "scheduled"},
+        privileged_preset="{{ params.privileged_preset }}",
     )
     # The views (current access, grant history, changes, privileged users, group-only users)
     # are recreated in the same transaction as the load.

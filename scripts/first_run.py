@@ -53,6 +53,22 @@ def run_dag(dag_id: str, conf: dict[str, object], env: dict[str, str], log: Path
         raise SystemExit(f"{dag_id} failed (exit {done.returncode}); last lines of {log}:\n{tail}")
 
 
+# Who reviews what in the demo account: role and account-group owners (by name), and the
+# security team for everything else, so that every item of the campaign has a reviewer.
+DEMO_OWNERS = {
+    "Administrator": "cio@acme.example",
+    "Account Admin Delegate": "cio@acme.example",
+    "Release Manager": "head.of.engineering@acme.example",
+    "Senior Developer": "head.of.engineering@acme.example",
+    "Tech Lead": "head.of.engineering@acme.example",
+    "Developer": "engineering.manager@acme.example",
+    "Operator": "operations.lead@acme.example",
+    "Production Support": "operations.lead@acme.example",
+    "EMEA Customers": "emea.lead@acme.example",
+    "Partner Support": "partner.manager@acme.example",
+}
+
+
 def child_run_dag(dag_id: str, conf: str) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -97,14 +113,19 @@ def main() -> None:
         step("running DAG boomi_access_sync: sync to Parquet, then load DuckDB")
         run_dag(
             "boomi_access_sync",
-            {"output_path": str(snapshots), "warehouse_path": str(warehouse)},
+            {"output_path": str(snapshots), "warehouse_path": str(warehouse), "privileged_preset": "sox"},
             env,
             logs / "boomi_access_sync.log",
         )
         step("running DAG boomi_access_review: campaign workbook and HTML report")
         run_dag(
             "boomi_access_review",
-            {"output_path": str(snapshots), "reviews_path": str(reviews)},
+            {
+                "output_path": str(snapshots),
+                "reviews_path": str(reviews),
+                "owners": DEMO_OWNERS,
+                "default_reviewer": "it-security@acme.example",
+            },
             env,
             logs / "boomi_access_review.log",
         )
@@ -142,7 +163,9 @@ Account {sim.account_id}: {counts["users"]} users, {counts["roles"]} roles,
 {counts["group_role_grants"]} group role grants
 ({api_calls} API calls to the simulator). Privileged users: {privileged[0] if privileged else 0};
 users with access only through account groups: {group_only[0] if group_only else 0}.
-Review campaign {campaign["campaign_id"]}: {summary["items"]} items, {summary["privileged"]} privileged.
+Review campaign {campaign["campaign_id"]}: {summary["items"]} items, {summary["privileged"]} privileged \
+(SOX preset: administration, API, deploy, environment and package management), \
+{summary["reviewers"]} reviewers, {summary["without_reviewer"]} items without a reviewer.
 Open the HTML report in a browser; fill the workbook's decision column and run
 boomi_apply_review_decisions to apply revocations (see docs/workflows.md).
 Finished in {time.monotonic() - started:.0f}s."""

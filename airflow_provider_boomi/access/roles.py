@@ -25,6 +25,19 @@ BUILTIN_ROLE_ACCOUNT_ID = "1"
 
 DEFAULT_PRIVILEGED_PRIVILEGES: frozenset[str] = frozenset({"ACCOUNT_ADMIN", "API"})
 DEFAULT_PRIVILEGED_ROLE_NAMES: frozenset[str] = frozenset({ADMINISTRATOR_ROLE_NAME})
+SOX_PRIVILEGED_PRIVILEGES: frozenset[str] = DEFAULT_PRIVILEGED_PRIVILEGES | {
+    "DEPLOY",
+    "ENV_MANAGEMENT",
+    "PACKAGE_MANAGEMENT",
+}
+"""SOX change management: whoever can deploy to an environment or manage environments and
+packages changes production, besides administration and API access."""
+
+PRIVILEGE_PRESETS: dict[str, frozenset[str]] = {
+    "default": DEFAULT_PRIVILEGED_PRIVILEGES,
+    "sox": SOX_PRIVILEGED_PRIVILEGES,
+}
+"""Named sets of privileges that make a role privileged (``PrivilegePolicy.preset``)."""
 
 
 def is_assignable_role_id(role_id: str | None) -> bool:
@@ -53,6 +66,14 @@ class PrivilegePolicy:
             privileges=frozenset(privileges) if privileges is not None else DEFAULT_PRIVILEGED_PRIVILEGES,
             role_names=frozenset(role_names) if role_names is not None else DEFAULT_PRIVILEGED_ROLE_NAMES,
         )
+
+    @classmethod
+    def preset(cls, name: str, role_names: Iterable[str] | None = None) -> PrivilegePolicy:
+        """A named policy: ``"default"`` (ACCOUNT_ADMIN, API) or ``"sox"`` (also DEPLOY,
+        ENV_MANAGEMENT, PACKAGE_MANAGEMENT); Administrator is privileged by name in both."""
+        if name not in PRIVILEGE_PRESETS:
+            raise ValueError(f"privileged preset must be one of {sorted(PRIVILEGE_PRESETS)}, got {name!r}")
+        return cls.from_lists(PRIVILEGE_PRESETS[name], role_names)
 
     def classify(self, name: str | None, effective: tuple[str, ...] | None) -> bool | None:
         """True (privileged), False, or None when the privileges are unknown and the name does

@@ -28,7 +28,9 @@ class BoomiSyncOperator(BaseOperator):
     :param resources: subset of ``users``, ``roles``, ``account_groups``, ``user_role_grants``,
         ``group_role_grants``; default all. Templated.
     :param boomi_conn_id: the Boomi connection (type ``boomi``).
-    :param privileged_privileges: privileges that make a role privileged (default ACCOUNT_ADMIN, API).
+    :param privileged_preset: ``"default"`` (ACCOUNT_ADMIN, API) or ``"sox"`` (also DEPLOY,
+        ENV_MANAGEMENT, PACKAGE_MANAGEMENT: change management). Templated.
+    :param privileged_privileges: privileges that make a role privileged; overrides the preset.
     :param privileged_role_names: role names that are privileged (default Administrator).
     :param account_groups_unavailable: ``"empty"`` (default) treats a 403, 400 or 404 on
         AccountGroup as a non-primary account without groups; ``"fail"`` fails the task. An
@@ -54,7 +56,13 @@ class BoomiSyncOperator(BaseOperator):
     ``event_extra``.
     """
 
-    template_fields: Sequence[str] = ("output_path", "sync_resources", "boomi_conn_id", "event_extra")
+    template_fields: Sequence[str] = (
+        "output_path",
+        "sync_resources",
+        "boomi_conn_id",
+        "event_extra",
+        "privileged_preset",
+    )
     ui_color = "#3cb4e6"
 
     def __init__(
@@ -63,6 +71,7 @@ class BoomiSyncOperator(BaseOperator):
         output_path: Any,
         resources: Iterable[str] | None = None,
         boomi_conn_id: str = BoomiHook.default_conn_name,
+        privileged_preset: str = "default",
         privileged_privileges: Iterable[str] | None = None,
         privileged_role_names: Iterable[str] | None = None,
         account_groups_unavailable: Literal["empty", "fail"] = "empty",
@@ -82,6 +91,7 @@ class BoomiSyncOperator(BaseOperator):
         # are kept under another name (the public argument stays ``resources``).
         self.sync_resources = list(resources) if resources is not None else None
         self.boomi_conn_id = boomi_conn_id
+        self.privileged_preset = privileged_preset
         self.privileged_privileges = (
             list(privileged_privileges) if privileged_privileges is not None else None
         )
@@ -103,8 +113,10 @@ class BoomiSyncOperator(BaseOperator):
             resources = [r.strip() for r in resources.split(",") if r.strip()]
         return SyncOptions(
             resources=tuple(resources) if resources else ALL_RESOURCES,
-            privilege_policy=PrivilegePolicy.from_lists(
-                self.privileged_privileges, self.privileged_role_names
+            privilege_policy=(
+                PrivilegePolicy.from_lists(self.privileged_privileges, self.privileged_role_names)
+                if self.privileged_privileges is not None
+                else PrivilegePolicy.preset(self.privileged_preset or "default", self.privileged_role_names)
             ),
             builtin_inheritance=self.builtin_inheritance,
             account_groups_unavailable=self.account_groups_unavailable,
