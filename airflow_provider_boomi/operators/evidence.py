@@ -20,7 +20,9 @@ class BoomiEvidenceBundleOperator(BaseOperator):
     workbook, the decisions, the change set, this run's ledger rows, the verification, both
     snapshot manifests, and ``index.json`` (sha256 of every file), written last as the bundle's
     completion marker. A complete bundle is never overwritten; ids that become paths are
-    checked, and nothing is written outside ``evidence_path``.
+    checked, and nothing is written outside ``evidence_path``. Every path may be local, an
+    fsspec URL (``s3://bucket/boomi/evidence``) or an ``ObjectStoragePath``; on object storage
+    the files go straight into the bundle's prefix and ``index.json`` still comes last.
 
     :param evidence_path: the folder of all bundles (templated).
     :param campaign_dir: the campaign folder (templated).
@@ -52,9 +54,9 @@ class BoomiEvidenceBundleOperator(BaseOperator):
     def __init__(
         self,
         *,
-        evidence_path: str,
-        campaign_dir: str,
-        workbook_path: str,
+        evidence_path: Any,
+        campaign_dir: Any,
+        workbook_path: Any,
         snapshot_root: Any,
         changes: Any = None,
         verification: Any = None,
@@ -99,7 +101,7 @@ class BoomiEvidenceBundleOperator(BaseOperator):
             return None
         if self._result is None:
             return OperatorLineage()
-        inputs = [Dataset(namespace="file", name=str(p)) for p in (self.campaign_dir, self.workbook_path)]
-        return OperatorLineage(
-            inputs=inputs, outputs=[Dataset(namespace="file", name=str(self._result["index"]))]
-        )
+        from airflow_provider_boomi.review._storage import lineage_dataset
+
+        inputs = [Dataset(*lineage_dataset(str(p))) for p in (self.campaign_dir, self.workbook_path)]
+        return OperatorLineage(inputs=inputs, outputs=[Dataset(*lineage_dataset(str(self._result["index"])))])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,8 @@ class BoomiReviewCampaignOperator(BaseOperator):
     taken after applying decisions) builds no campaign: the task is skipped.
 
     :param output_path: the snapshot store root (templated).
-    :param reviews_path: the folder of campaign folders (templated); earlier campaigns there
+    :param reviews_path: the folder of campaign folders (templated): a local path, an fsspec
+        URL (``s3://bucket/boomi/reviews``) or an ``ObjectStoragePath``; earlier campaigns there
         give ``never_reviewed`` and the comparison with the last review.
     :param snapshot: the snapshot to review: ``BoomiSyncOperator``'s result (templated).
     :param account_id: the account to review (templated; optional, see above).
@@ -41,8 +41,9 @@ class BoomiReviewCampaignOperator(BaseOperator):
     :param default_reviewer: reviewer of items no owner covers (templated).
     :param skip_kinds: asset-event kinds that never start a campaign.
 
-    Returns (XCom) ``{"campaign_id", "account_id", "sync_id", "campaign_dir", "csv", "xlsx",
-    "report", "campaign_json", "summary"}``.
+    Returns (XCom) ``{"campaign_id", "account_id", "sync_id", "campaign_dir", "workbook_csv",
+    "workbook_xlsx", "report_html", "campaign_json", "summary"}``: paths, or URLs when
+    ``reviews_path`` is on object storage.
     """
 
     template_fields: Sequence[str] = (
@@ -106,24 +107,27 @@ class BoomiReviewCampaignOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_boomi.dataset import SnapshotStore
         from airflow_provider_boomi.review import build_campaign, write_campaign
+        from airflow_provider_boomi.review._storage import folder
 
         store = SnapshotStore(self.output_path)
         account_id, sync_id = self._snapshot_ids(context, store)
-        os.makedirs(self.reviews_path, exist_ok=True)  # earlier campaigns live here (none at first)
+        reviews = folder(self.reviews_path)
+        reviews.make()  # earlier campaigns live here (none at first; object stores need no folder)
         campaign = build_campaign(
             store,
             account_id,
             sync_id,
             owners=_mapping(self.owners, "owners"),
             default_reviewer=self.default_reviewer or None,
-            previous_campaign_dir=self.reviews_path,
+            previous_campaign_dir=reviews if reviews.exists() else None,
         )
-        files = write_campaign(campaign, os.path.join(self.reviews_path, campaign.campaign_id))
+        campaign_dir = reviews.child(campaign.campaign_id, what="campaign id")
+        files = write_campaign(campaign, campaign_dir)
         self._result = {
             "campaign_id": campaign.campaign_id,
             "account_id": campaign.account_id,
             "sync_id": campaign.sync_id,
-            "campaign_dir": str(files.campaign_json.parent),
+            "campaign_dir": str(campaign_dir),
             **files.to_dict(),
             "summary": campaign.summary(),
         }
@@ -142,9 +146,11 @@ class BoomiReviewCampaignOperator(BaseOperator):
         snapshot = (
             f"{self.output_path}/account_id={self._result['account_id']}/sync_id={self._result['sync_id']}"
         )
+        from airflow_provider_boomi.review._storage import lineage_dataset
+
         outputs = [
-            Dataset(namespace="file", name=str(self._result[key]))
-            for key in ("csv", "xlsx", "report", "campaign_json")
+            Dataset(*lineage_dataset(str(self._result[key])))
+            for key in ("workbook_csv", "workbook_xlsx", "report_html", "campaign_json")
             if self._result.get(key)
         ]
         return OperatorLineage(inputs=[Dataset(namespace="boomi-snapshot", name=snapshot)], outputs=outputs)
@@ -160,8 +166,10 @@ class BoomiReviewDecisionsOperator(BaseOperator):
     nothing touches Boomi. The decisions are recorded in the campaign folder
     (``decisions.json``), so later campaigns know what was reviewed.
 
-    :param campaign_dir: the campaign folder written by ``BoomiReviewCampaignOperator`` (templated).
-    :param workbook_path: the filled CSV or XLSX (templated).
+    :param campaign_dir: the campaign folder written by ``BoomiReviewCampaignOperator``
+        (templated; a local path, an fsspec URL or an ``ObjectStoragePath``).
+    :param workbook_path: the filled CSV or XLSX (templated; local, URL or ``ObjectStoragePath``:
+        on object storage its size is checked before it is read).
     :param record: write ``decisions.json`` into the campaign folder (default true).
 
     Returns (XCom) ``{"campaign_id", "decisions_path", "changes", "revocations", "kept"}``;

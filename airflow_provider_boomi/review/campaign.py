@@ -9,7 +9,6 @@ grants are new since the last review and which were never reviewed at all. It is
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,7 @@ from airflow_provider_boomi.dataset import SnapshotError, SnapshotStore, TableNo
 from airflow_provider_boomi.dataset.diff import diff_snapshots
 from airflow_provider_boomi.dataset.paths import validate_path_component
 
+from ._storage import folder
 from .owners import Owners
 
 __all__ = [
@@ -207,43 +207,56 @@ class Campaign:
         )
 
 
-def load_campaign(campaign_dir: str | os.PathLike[str]) -> Campaign:
+def load_campaign(campaign_dir: Any) -> Campaign:
     """Read the campaign written by :func:`~.output.write_campaign` into ``campaign_dir``.
+
+    ``campaign_dir`` is a local folder, an fsspec URL (``s3://bucket/reviews/<id>``) or an
+    ``ObjectStoragePath``.
 
     Raises:
         FileNotFoundError: the directory has no ``campaign.json``.
     """
-    path = Path(campaign_dir) / CAMPAIGN_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; is {campaign_dir} a campaign directory?")
-    return Campaign.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    where = folder(campaign_dir)
+    if not where.has_file(CAMPAIGN_FILE):
+        raise FileNotFoundError(
+            f"{where.url_of(CAMPAIGN_FILE)} does not exist; is {where} a campaign directory?"
+        )
+    return Campaign.from_dict(json.loads(where.read_bytes(CAMPAIGN_FILE).decode("utf-8")))
 
 
-def find_campaigns(path: str | Path) -> list[Path]:
-    """Campaign directories at ``path``: itself if it holds ``campaign.json``, else its children."""
-    root = Path(path)
-    if (root / CAMPAIGN_FILE).is_file():
-        return [root]
-    if not root.is_dir():
-        raise FileNotFoundError(f"previous campaigns directory {root} does not exist")
-    return sorted(child for child in root.iterdir() if (child / CAMPAIGN_FILE).is_file())
+def find_campaigns(path: Any) -> list[Any]:
+    """Campaign directories at ``path``: itself if it holds ``campaign.json``, else its children.
+
+    ``path`` is a local folder (the result is then a list of :class:`~pathlib.Path`), an fsspec
+    URL or an ``ObjectStoragePath`` (the result is then a list of folders whose ``str()`` is
+    their URL; each can be passed to :func:`load_campaign`).
+    """
+    root = folder(path)
+    found = [root] if root.has_file(CAMPAIGN_FILE) else None
+    if found is None:
+        if not root.exists():
+            raise FileNotFoundError(f"previous campaigns directory {root} does not exist")
+        found = [child for child in root.subfolders() if child.has_file(CAMPAIGN_FILE)]
+    # Local folders as Paths, as ever; on an object store the folders keep their filesystem
+    # (an ObjectStoragePath's connection), and str() of each is its URL.
+    return [child.local if child.is_local else child for child in found]
 
 
-def _reviewed_ids(campaign_dir: Path) -> set[str]:
-    path = campaign_dir / DECISIONS_FILE
-    if not path.is_file():
+def _reviewed_ids(campaign_dir: Any) -> set[str]:
+    where = folder(campaign_dir)
+    if not where.has_file(DECISIONS_FILE):
         return set()
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = json.loads(where.read_bytes(DECISIONS_FILE).decode("utf-8"))
     return {str(d["item_id"]) for d in data.get("decisions", []) if d.get("decision")}
 
 
 def _history(
-    previous_campaign_dir: str | Path | None, account_id: str, campaign_id: str, sync_id: str
+    previous_campaign_dir: Any, account_id: str, campaign_id: str, sync_id: str
 ) -> tuple[Campaign | None, set[str]]:
     """(latest earlier campaign, grant ids decided in any earlier campaign) of the account."""
     if previous_campaign_dir is None:
         return None, set()
-    earlier: list[tuple[Campaign, Path]] = []
+    earlier: list[tuple[Campaign, Any]] = []
     for directory in find_campaigns(previous_campaign_dir):
         campaign = load_campaign(directory)
         # Only earlier campaigns of this account count; a rebuilt campaign with the same id
@@ -282,7 +295,7 @@ def build_campaign(
     *,
     owners: Mapping[str, str] | None = None,
     default_reviewer: str | None = None,
-    previous_campaign_dir: str | Path | None = None,
+    previous_campaign_dir: Any = None,
     campaign_id: str | None = None,
     created_at: datetime | None = None,
 ) -> Campaign:
@@ -295,7 +308,8 @@ def build_campaign(
         sync_id: the snapshot to review; default the latest complete one.
         owners: role/group id or name -> reviewer (see :class:`~.owners.Owners`).
         default_reviewer: reviewer of grants no owner matches.
-        previous_campaign_dir: a campaign directory, or a directory of campaign directories.
+        previous_campaign_dir: a campaign directory, or a directory of campaign directories
+            (local, an fsspec URL or an ``ObjectStoragePath``).
             The latest earlier campaign of the account defines ``is_new``; the
             ``decisions.json`` of every earlier one defines ``never_reviewed``. Without it,
             every grant is ``never_reviewed`` and ``is_new`` comes from the grant changes only.

@@ -15,8 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from ._storage import folder
 from .campaign import DECISIONS_FILE, Campaign, ReviewItem, load_campaign
-from .workbook import DECISION_VALUES, DecisionFileLimits, WorkbookTable, read_workbook
+from .workbook import (
+    DECISION_VALUES,
+    DecisionFileLimits,
+    WorkbookTable,
+    read_workbook,
+    workbook_location,
+    workbook_name,
+)
 
 __all__ = [
     "Decision",
@@ -312,8 +320,8 @@ def _validate(
 
 
 def read_decisions(
-    campaign_dir_or_campaign: Campaign | str | os.PathLike[str],
-    workbook_path: str | os.PathLike[str],
+    campaign_dir_or_campaign: Campaign | str | os.PathLike[str] | Any,
+    workbook_path: str | os.PathLike[str] | Any,
     *,
     limits: DecisionFileLimits | None = None,
 ) -> Decisions:
@@ -325,8 +333,10 @@ def read_decisions(
     see :class:`~.workbook.DecisionFileLimits` and :func:`~.workbook.read_workbook`.
 
     Args:
-        campaign_dir_or_campaign: the :class:`~.campaign.Campaign` or its directory.
-        workbook_path: the filled ``.csv`` or ``.xlsx``.
+        campaign_dir_or_campaign: the :class:`~.campaign.Campaign` or its directory (a local
+            folder, an fsspec URL or an ``ObjectStoragePath``).
+        workbook_path: the filled ``.csv`` or ``.xlsx``: a local file, an fsspec URL or an
+            ``ObjectStoragePath`` (its size is checked before it is read into memory).
         limits: bounds on the file (default :class:`~.workbook.DecisionFileLimits`).
 
     Returns:
@@ -346,19 +356,19 @@ def read_decisions(
         if isinstance(campaign_dir_or_campaign, Campaign)
         else load_campaign(campaign_dir_or_campaign)
     )
-    path = Path(workbook_path)
     limits = limits or DecisionFileLimits()
-    table = read_workbook(path, limits)
-    decisions, problems = _validate(campaign, table, path.name, limits)
+    table = read_workbook(workbook_path, limits)
+    name = workbook_name(workbook_path)
+    decisions, problems = _validate(campaign, table, name, limits)
     if problems:
-        raise DecisionValidationError(path.name, campaign.campaign_id, problems)
+        raise DecisionValidationError(name, campaign.campaign_id, problems)
     order = {item.item_id: index for index, item in enumerate(campaign.items)}
     decisions.sort(key=lambda d: order[d.item.item_id])
     return Decisions(
         campaign_id=campaign.campaign_id,
         account_id=campaign.account_id,
         sync_id=campaign.sync_id,
-        workbook=str(path),
+        workbook=workbook_location(workbook_path),
         decisions=tuple(decisions),
     )
 
@@ -389,16 +399,15 @@ def decisions_to_changes(decisions: Decisions) -> list[dict[str, Any]]:
     return changes
 
 
-def record_decisions(decisions: Decisions, campaign_dir: str | os.PathLike[str]) -> Path:
+def record_decisions(decisions: Decisions, campaign_dir: Any) -> Path | str:
     """Write ``decisions.json`` into the campaign directory (replacing an earlier one).
 
-    Later campaigns read it to know which grants were reviewed (``never_reviewed``). Written
-    to a temporary name and renamed, so a crash never leaves half a file.
+    Later campaigns read it to know which grants were reviewed (``never_reviewed``). On a local
+    disk it is written to a temporary name and renamed, so a crash never leaves half a file; on
+    an object store (an fsspec URL or an ``ObjectStoragePath``) it is one PUT, atomic per
+    object. Returns its :class:`~pathlib.Path` (local) or URL.
     """
-    directory = Path(campaign_dir)
     data: Mapping[str, Any] = {**decisions.to_dict(), "recorded_at": datetime.now(UTC).isoformat()}
-    target = directory / DECISIONS_FILE
-    tmp = directory / f".{DECISIONS_FILE}.tmp"
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False), encoding="utf-8")
-    os.replace(tmp, target)
-    return target
+    where = folder(campaign_dir)
+    written = where.write_bytes(DECISIONS_FILE, json.dumps(data, indent=2, sort_keys=False).encode("utf-8"))
+    return Path(written) if where.is_local else written

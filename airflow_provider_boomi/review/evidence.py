@@ -22,18 +22,28 @@ Paths and completeness:
   run already has one, writing again raises :class:`FileExistsError` (evidence is append-only;
   move the old bundle away on purpose to rewrite it). An incomplete folder left by a crash is
   renamed aside to ``.{R}.incomplete-<random>`` for inspection, never deleted.
+- On an object store (``evidence_root`` an fsspec URL such as ``s3://bucket/boomi/evidence``,
+  or an ``ObjectStoragePath``) there is no rename: the files are written straight into the
+  bundle's prefix, each one PUT (atomic per object), ``index.json`` last. The key of every
+  object is the root's prefix plus the validated campaign id, run folder and file name, so
+  nothing is written outside the root. A complete bundle (one with ``index.json``) is never
+  overwritten. An incomplete prefix (no ``index.json``: a crash) is left where it is, never
+  deleted, and the next write of the same run writes over it; objects of the crashed attempt
+  that the new one does not write stay there, outside the index, which alone says what the
+  bundle holds. Readers treat a prefix without ``index.json`` as no bundle.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
+import io
 import json
 import math
 import os
 import re
 import secrets
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -43,9 +53,9 @@ from typing import Any
 from airflow_provider_boomi.access.ledger import read_ledger
 from airflow_provider_boomi.dataset import SnapshotStore
 from airflow_provider_boomi.dataset.paths import local_path_inside, validate_path_component
+from airflow_provider_boomi.review._storage import Folder, folder
 from airflow_provider_boomi.review.campaign import CAMPAIGN_FILE, DECISIONS_FILE, load_campaign
 from airflow_provider_boomi.review.cells import neutralise_csv_cell
-from airflow_provider_boomi.review.output import file_sha256
 
 __all__ = ["INDEX_JSON", "INDEX_MD", "bundle_dir", "is_complete_bundle", "write_evidence_bundle"]
 
@@ -66,28 +76,44 @@ def _run_folder(run_id: object) -> str:
     return validate_path_component(_RUN_ID_UNSAFE.sub("_", run_id), "run id", where=_WHERE)
 
 
-def bundle_dir(evidence_root: str | os.PathLike[str], campaign_id: str, run_id: str) -> Path:
+def _bundle_folder(evidence_root: Any, campaign_id: str, run_id: str) -> Folder:
+    """The bundle's folder, every component checked; on a local disk resolved and contained."""
+    campaign_folder = validate_path_component(campaign_id, "campaign id", where=_WHERE)
+    run_folder = _run_folder(run_id)
+    root = folder(evidence_root)
+    if root.is_local:
+        path = local_path_inside(root.local, campaign_folder, run_folder)
+        return Folder(fs=root.fs, path=str(path), url=str(path))
+    # Object store: the key is the root's prefix and two validated components, nothing else,
+    # so it cannot name an object outside the root (no '/', '..' or empty component).
+    return root.child(campaign_folder, run_folder, what="evidence bundle path component")
+
+
+def bundle_dir(evidence_root: Any, campaign_id: str, run_id: str) -> Any:
     """The folder of the bundle of ``run_id`` for ``campaign_id``, resolved and checked.
 
-    Call it before changing anything to fail early on ids that cannot name a bundle.
+    Call it before changing anything to fail early on ids that cannot name a bundle. A local
+    ``evidence_root`` gives a resolved :class:`~pathlib.Path`; an fsspec URL or an
+    ``ObjectStoragePath`` gives the bundle's URL (a string).
 
     Raises:
         ValueError: an id is not a safe path component (see
             :func:`~airflow_provider_boomi.dataset.paths.validate_path_component`), or the
             folder resolves outside ``evidence_root`` (a symlink).
     """
-    campaign_folder = validate_path_component(campaign_id, "campaign id", where=_WHERE)
-    return local_path_inside(evidence_root, campaign_folder, _run_folder(run_id))
+    target = _bundle_folder(evidence_root, campaign_id, run_id)
+    return target.local if target.is_local else target.url
 
 
-def is_complete_bundle(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` holds a complete bundle: its completion marker ``index.json`` exists."""
-    return (Path(path) / INDEX_JSON).is_file()
+def is_complete_bundle(path: Any) -> bool:
+    """Whether ``path`` (a local folder, an fsspec URL or an ``ObjectStoragePath``) holds a
+    complete bundle: its completion marker ``index.json`` exists."""
+    return folder(path).has_file(INDEX_JSON)
 
 
-def _report_name(campaign_path: Path) -> str | None:
+def _report_name(campaign_path: Folder) -> str | None:
     """The report's file name recorded in ``campaign.json``, validated (it becomes a path)."""
-    data = json.loads(local_path_inside(campaign_path, CAMPAIGN_FILE).read_text(encoding="utf-8"))
+    data = json.loads(_source(campaign_path, CAMPAIGN_FILE).decode("utf-8"))
     files = data.get("files") if isinstance(data, dict) else None
     report = files.get("report_html") if isinstance(files, dict) else None
     name = report.get("name") if isinstance(report, dict) else None
@@ -100,18 +126,41 @@ def _report_name(campaign_path: Path) -> str | None:
     return str(name)
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+def _source(where: Folder, name: str) -> bytes:
+    """The bytes of file ``name`` of a source folder: a local name is checked to resolve inside
+    the folder (no symlink out), a key on an object store is built from the validated name."""
+    if where.is_local:
+        return local_path_inside(where.local, name).read_bytes()
+    return where.read_bytes(name)
 
 
-def _write_csv(path: Path, frame: Any) -> None:
+def _has_source(where: Folder, name: str) -> bool:
+    if where.is_local:
+        return local_path_inside(where.local, name).is_file()
+    return where.has_file(name)
+
+
+def _read_file(path: Any) -> bytes:
+    """The bytes of one file given as a local path, an fsspec URL or an ``ObjectStoragePath``."""
+    where = folder(path)
+    if where.is_local:
+        return where.local.read_bytes()
+    return bytes(where.fs.cat_file(where.path))
+
+
+def _json_bytes(data: Any) -> bytes:
+    return json.dumps(data, indent=2, default=str).encode("utf-8")
+
+
+def _csv_bytes(frame: Any) -> bytes:
     """A CSV an auditor can open in any spreadsheet: every cell neutralised (reasons and errors
     hold text from reviewers and from Boomi), one line per row."""
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow([neutralise_csv_cell(str(c)) for c in frame.columns])
-        for row in frame.itertuples(index=False):
-            writer.writerow(["" if _missing(v) else neutralise_csv_cell(_text(v)) for v in row])
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow([neutralise_csv_cell(str(c)) for c in frame.columns])
+    for row in frame.itertuples(index=False):
+        writer.writerow(["" if _missing(v) else neutralise_csv_cell(_text(v)) for v in row])
+    return buffer.getvalue().encode("utf-8")
 
 
 def _missing(value: Any) -> bool:
@@ -125,26 +174,30 @@ def _text(value: Any) -> str:
 
 
 def write_evidence_bundle(
-    evidence_root: str | Path,
+    evidence_root: Any,
     *,
-    campaign_dir: str | Path,
-    workbook_path: str | Path,
+    campaign_dir: Any,
+    workbook_path: Any,
     changes: Sequence[Mapping[str, Any]],
     verification: Mapping[str, Any] | None,
     ledger_path: str | None,
     run_id: str,
-    snapshot_root: str | Path,
+    snapshot_root: Any,
     resync_manifest_path: str | None = None,
 ) -> dict[str, Any]:
     """Write the bundle to ``{evidence_root}/{campaign_id}/{run_id}/`` and return where it is.
 
-    The bundle is written into a hidden temporary folder next to its final place and renamed
-    into place once ``index.json`` (written last) is there; see the module docstring.
+    On a local disk the bundle is written into a hidden temporary folder next to its final
+    place and renamed into place once ``index.json`` (written last) is there; on an object
+    store it is written into its final prefix, ``index.json`` last. See the module docstring.
 
     Args:
-        evidence_root: folder of all bundles (local path).
-        campaign_dir: the campaign folder (``campaign.json``, report, ``decisions.json``).
-        workbook_path: the filled workbook the decisions came from.
+        evidence_root: folder of all bundles: a local path, an fsspec URL
+            (``s3://bucket/boomi/evidence``) or an ``ObjectStoragePath``.
+        campaign_dir: the campaign folder (``campaign.json``, report, ``decisions.json``);
+            local, URL or ``ObjectStoragePath``.
+        workbook_path: the filled workbook the decisions came from (local, URL or
+            ``ObjectStoragePath``).
         changes: the change set that was applied (empty when every decision was keep).
         verification: the verification result, or ``None`` when nothing was applied.
         ledger_path: the provisioning ledger; only this run's rows are copied.
@@ -161,28 +214,27 @@ def write_evidence_bundle(
             path component, or a path resolves outside its folder; nothing was written.
         FileExistsError: this run already has a complete bundle; it is kept as it is.
     """
-    campaign_path = Path(campaign_dir)
+    campaign_path = folder(campaign_dir)
     campaign = load_campaign(campaign_path)
     # Every id and name that becomes a path is checked here, where it is read, before any write.
-    final = bundle_dir(evidence_root, campaign.campaign_id, run_id)
+    target = _bundle_folder(evidence_root, campaign.campaign_id, run_id)
     report_name = _report_name(campaign_path)
-    workbook = Path(workbook_path)
     workbook_name = validate_path_component(
-        f"filled-workbook{workbook.suffix}", "workbook file name", where=_WHERE
+        f"filled-workbook{Path(_workbook_name(workbook_path)).suffix}", "workbook file name", where=_WHERE
     )
-    if is_complete_bundle(final):
-        raise _already_written(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    if target.has_file(INDEX_JSON):
+        raise _already_written(target)
+    writer: _BundleWriter = _LocalBundle(target.local) if target.is_local else _StoreBundle(target)
     described: dict[str, str] = {}
+    digests: dict[str, tuple[str, int]] = {}
 
-    def place(name: str, description: str) -> Path:
-        """The staging path of bundle file ``name``, registered for the index (and the cleanup)."""
+    def put(name: str, description: str, data: bytes) -> None:
+        """Write bundle file ``name`` and register it for the index (and the cleanup)."""
         described[name] = description
-        return staging / name
+        writer.put(name, data)
+        digests[name] = (hashlib.sha256(data).hexdigest(), len(data))
 
     try:
-        (staging / "manifests").mkdir()
         for name, description in (
             (CAMPAIGN_FILE, "the campaign: every review item with its flags and reviewer"),
             (DECISIONS_FILE, "the validated decisions, one per review item"),
@@ -190,41 +242,99 @@ def write_evidence_bundle(
         ):
             if name is None:
                 continue
-            source = local_path_inside(campaign_path, name)
-            if source.is_file():
-                shutil.copy2(source, place(name, description))
-        shutil.copy2(workbook, place(workbook_name, "the filled workbook"))
-        _write_json(place("changes.json", "the change set derived from the decisions"), list(changes))
-        _write_json(
-            place("verification.json", "each revocation checked against a fresh snapshot"),
-            verification or {"skipped": "no revocations to verify"},
+            if _has_source(campaign_path, name):
+                put(name, description, _source(campaign_path, name))
+        put(workbook_name, "the filled workbook", _read_file(workbook_path))
+        put("changes.json", "the change set derived from the decisions", _json_bytes(list(changes)))
+        put(
+            "verification.json",
+            "each revocation checked against a fresh snapshot",
+            _json_bytes(verification or {"skipped": "no revocations to verify"}),
         )
         if ledger_path:
             ledger = read_ledger(ledger_path)
             ledger = ledger[ledger["run_id"] == run_id]
-            _write_csv(place("ledger.csv", f"provisioning ledger rows of this run ({len(ledger)})"), ledger)
+            put("ledger.csv", f"provisioning ledger rows of this run ({len(ledger)})", _csv_bytes(ledger))
         store = SnapshotStore(snapshot_root)
-        _write_json(
-            place("manifests/reviewed_snapshot.json", "manifest of the reviewed snapshot"),
-            store.manifest(campaign.account_id, campaign.sync_id),
+        put(
+            "manifests/reviewed_snapshot.json",
+            "manifest of the reviewed snapshot",
+            _json_bytes(store.manifest(campaign.account_id, campaign.sync_id)),
         )
         if resync_manifest_path:
-            place(
-                "manifests/resync_snapshot.json", "manifest of the snapshot taken after the changes"
-            ).write_text(Path(resync_manifest_path).read_text(encoding="utf-8"), encoding="utf-8")
-        index = _index(campaign, run_id, changes, verification, staging, described)
-        (staging / INDEX_MD).write_text(_index_markdown(index, campaign.account_id), encoding="utf-8")
-        _write_json(staging / INDEX_JSON, index)  # last: the completion marker
-        _publish(staging, final)
+            put(
+                "manifests/resync_snapshot.json",
+                "manifest of the snapshot taken after the changes",
+                _read_file(resync_manifest_path),
+            )
+        index = _index(campaign, run_id, changes, verification, digests, described)
+        writer.put(INDEX_MD, _index_markdown(index, campaign.account_id).encode("utf-8"))
+        writer.put(INDEX_JSON, _json_bytes(index))  # last: the completion marker
+        writer.publish()
     except BaseException:
-        _discard(staging, [*described, INDEX_MD, INDEX_JSON])
+        writer.discard([*described, INDEX_MD, INDEX_JSON])
         raise
     return {
-        "bundle_dir": str(final),
-        "index": str(final / INDEX_JSON),
+        "bundle_dir": str(target),
+        "index": target.url_of(INDEX_JSON),
         "files": len(index["files"]),
         "campaign_id": campaign.campaign_id,
     }
+
+
+def _workbook_name(workbook_path: Any) -> str:
+    where = folder(workbook_path)
+    return where.local.name if where.is_local else where.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+class _BundleWriter:
+    """Where the files of one bundle go while it is written."""
+
+    def put(self, name: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def publish(self) -> None:
+        """Make the finished bundle visible at its place."""
+
+    def discard(self, names: Sequence[str]) -> None:
+        """Clean up after a failure (never anything this write did not create)."""
+
+
+class _LocalBundle(_BundleWriter):
+    """Local disk: a fresh hidden sibling folder, renamed into place when complete."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+
+    def put(self, name: str, data: bytes) -> None:
+        # Names are the bundle's own (fixed, or validated components), at most one folder deep.
+        path = self.staging / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+
+    def publish(self) -> None:
+        _publish(self.staging, self.final)
+
+    def discard(self, names: Sequence[str]) -> None:
+        _discard(self.staging, names)
+
+
+class _StoreBundle(_BundleWriter):
+    """Object store: no rename exists, so files go straight to the bundle's final prefix, each one
+    PUT, and ``index.json`` last. A prefix without it is incomplete: readers ignore it, and a
+    later write of the same run writes over it (it has no marker, so it is nobody's evidence).
+    Nothing is ever deleted, so a failure leaves the objects written so far, without a marker.
+    """
+
+    def __init__(self, final: Folder) -> None:
+        self.final = final
+
+    def put(self, name: str, data: bytes) -> None:
+        parts = name.split("/")
+        where = self.final.child(*parts[:-1], what="evidence bundle folder") if len(parts) > 1 else self.final
+        where.write_bytes(parts[-1], data)
 
 
 def _index(
@@ -232,16 +342,11 @@ def _index(
     run_id: str,
     changes: Sequence[Mapping[str, Any]],
     verification: Mapping[str, Any] | None,
-    staging: Path,
+    digests: Mapping[str, tuple[str, int]],
     described: Mapping[str, str],
 ) -> dict[str, Any]:
     files = [
-        {
-            "path": rel,
-            "sha256": file_sha256(staging / rel),
-            "bytes": (staging / rel).stat().st_size,
-            "description": text,
-        }
+        {"path": rel, "sha256": digests[rel][0], "bytes": digests[rel][1], "description": text}
         for rel, text in sorted(described.items())
     ]
     return {
@@ -272,7 +377,7 @@ def _index_markdown(index: Mapping[str, Any], account_id: str) -> str:
     return "\n".join(lines)
 
 
-def _already_written(final: Path) -> FileExistsError:
+def _already_written(final: Any) -> FileExistsError:
     return FileExistsError(
         f"{final} already holds a complete evidence bundle of this run; evidence is never "
         "overwritten. Move that folder away on purpose to write it again."
@@ -302,6 +407,6 @@ def _discard(staging: Path, names: Sequence[str]) -> None:
     for name in names:
         with contextlib.suppress(OSError):
             (staging / name).unlink(missing_ok=True)
-    for folder in (staging / "manifests", staging):
+    for directory in (staging / "manifests", staging):
         with contextlib.suppress(OSError):
-            folder.rmdir()
+            directory.rmdir()

@@ -8,12 +8,15 @@ shown to be the one that was sent out.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .campaign import CAMPAIGN_FILE, Campaign
+from ._storage import Folder, folder
+from .campaign import CAMPAIGN_FILE, Campaign, validate_campaign_id
 from .report import render_report
 from .workbook import COLUMNS, write_csv, write_xlsx
 
@@ -22,7 +25,8 @@ __all__ = ["CampaignFiles", "write_campaign"]
 
 @dataclass(frozen=True)
 class CampaignFiles:
-    """Paths of the files :func:`write_campaign` wrote.
+    """Paths of the files :func:`write_campaign` wrote: :class:`~pathlib.Path` objects in a
+    local folder, URLs (strings) on an object store.
 
     Attributes:
         workbook_csv: the CSV workbook.
@@ -31,10 +35,10 @@ class CampaignFiles:
         campaign_json: metadata, items and file hashes.
     """
 
-    workbook_csv: Path
-    workbook_xlsx: Path
-    report_html: Path
-    campaign_json: Path
+    workbook_csv: Path | str
+    workbook_xlsx: Path | str
+    report_html: Path | str
+    campaign_json: Path | str
 
     def to_dict(self) -> dict[str, str]:
         """Paths as strings (small enough for XCom)."""
@@ -55,15 +59,21 @@ def _replace_atomically(tmp: Path, final: Path) -> Path:
     return final
 
 
-def write_campaign(campaign: Campaign, out_dir: str | os.PathLike[str]) -> CampaignFiles:
+def write_campaign(campaign: Campaign, out_dir: Any) -> CampaignFiles:
     """Write the reviewer files of ``campaign`` into ``out_dir`` (created if missing).
 
     Files: ``{campaign_id}-review.csv``, ``{campaign_id}-review.xlsx``,
     ``{campaign_id}-report.html`` and ``campaign.json`` (written last). Writing again replaces
-    them; each file is written under a temporary name and renamed, so readers never see half a
-    file.
+    them. ``out_dir`` is a local folder, an fsspec URL (``s3://bucket/reviews/<id>``) or an
+    ``ObjectStoragePath``. On a local disk each file is written under a temporary name and
+    renamed, so readers never see half a file; on an object store each file is one PUT, which
+    is atomic per object. The returned paths are :class:`~pathlib.Path` objects for a local
+    folder and URLs (strings) otherwise.
     """
-    directory = Path(out_dir)
+    where = folder(out_dir)
+    if not where.is_local:
+        return _write_campaign_remote(campaign, where)
+    directory = where.local
     directory.mkdir(parents=True, exist_ok=True)
     base = campaign.campaign_id
     csv_path = directory / f"{base}-review.csv"
@@ -92,4 +102,36 @@ def write_campaign(campaign: Campaign, out_dir: str | os.PathLike[str]) -> Campa
     _replace_atomically(tmp, json_path)
     return CampaignFiles(
         workbook_csv=csv_path, workbook_xlsx=xlsx_path, report_html=html_path, campaign_json=json_path
+    )
+
+
+def _rendered(write: Any, campaign: Campaign) -> bytes:
+    buffer = io.BytesIO()
+    write(campaign, buffer)
+    return buffer.getvalue()
+
+
+def _write_campaign_remote(campaign: Campaign, where: Folder) -> CampaignFiles:
+    """:func:`write_campaign` on an object store: each file one PUT, ``campaign.json`` last."""
+    base = validate_campaign_id(campaign.campaign_id)
+    contents = {
+        "workbook_csv": (f"{base}-review.csv", _rendered(write_csv, campaign)),
+        "workbook_xlsx": (f"{base}-review.xlsx", _rendered(write_xlsx, campaign)),
+        "report_html": (f"{base}-report.html", render_report(campaign).encode("utf-8")),
+    }
+    urls = {key: where.write_bytes(name, data) for key, (name, data) in contents.items()}
+    data = campaign.to_dict()
+    data["columns"] = list(COLUMNS)
+    data["files"] = {
+        key: {"name": name, "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
+        for key, (name, body) in contents.items()
+    }
+    campaign_json = where.write_bytes(
+        CAMPAIGN_FILE, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
+    )
+    return CampaignFiles(
+        workbook_csv=urls["workbook_csv"],
+        workbook_xlsx=urls["workbook_xlsx"],
+        report_html=urls["report_html"],
+        campaign_json=campaign_json,
     )

@@ -12,13 +12,15 @@ filled file are :class:`DecisionFileLimits` and :func:`read_workbook`.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from ._storage import Folder, folder
 from .campaign import Campaign, ReviewItem
 from .cells import neutralise_csv_cell, restore_csv_cell, visible_text, xlsx_restore, xlsx_text
 
@@ -116,31 +118,44 @@ def _xlsx_cell(column: str, value: str) -> str:
     return xlsx_text(visible_text(value) if column in DISPLAY_COLUMNS else value)
 
 
-def write_csv(campaign: Campaign, path: str | Path) -> Path:
+def write_csv(campaign: Campaign, path: str | Path | IO[bytes]) -> Any:
     """Write the workbook as CSV (UTF-8 with a byte-order mark, so Excel shows accents).
 
     Every cell goes through :func:`~.cells.neutralise_csv_cell` (no formula in any locale, one
     line per row; :func:`read_workbook` restores the exact value), display columns through
-    :func:`~.cells.visible_text` first.
+    :func:`~.cells.visible_text` first. ``path`` may also be a binary file object (it is
+    left open); the path or the file object is returned.
     """
+    if not isinstance(path, str | Path):
+        text = io.TextIOWrapper(path, encoding="utf-8-sig", newline="")
+        try:
+            _write_csv_rows(campaign, text)
+            text.flush()
+        finally:
+            text.detach()
+        return path
     path = Path(path)
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        for item in campaign.items:
-            values = _values(item, campaign.campaign_id)
-            writer.writerow([_csv_cell(column, value) for column, value in values.items()])
+        _write_csv_rows(campaign, handle)
     return path
 
 
-def write_xlsx(campaign: Campaign, path: str | Path) -> Path:
+def _write_csv_rows(campaign: Campaign, handle: IO[str]) -> None:
+    writer = csv.writer(handle)
+    writer.writerow(COLUMNS)
+    for item in campaign.items:
+        values = _values(item, campaign.campaign_id)
+        writer.writerow([_csv_cell(column, value) for column, value in values.items()])
+
+
+def write_xlsx(campaign: Campaign, path: str | Path | IO[bytes]) -> Any:
     """Write the workbook as XLSX: frozen header, filters, widths, a keep/revoke dropdown.
 
     Every value is a text cell (never a formula, whatever it starts with), written with
     :func:`~.cells.xlsx_text` (characters XML cannot hold are escaped, never fatal) and, in
     display columns, :func:`~.cells.visible_text`. A second, hidden sheet holds the campaign id
     too (like the ``campaign_id`` column), so that a workbook returned for the wrong campaign is
-    recognised when it is read back.
+    recognised when it is read back. ``path`` may also be a binary file object.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -148,7 +163,8 @@ def write_xlsx(campaign: Campaign, path: str | Path) -> Path:
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    path = Path(path)
+    if isinstance(path, str | Path):
+        path = Path(path)
     # Write-only mode streams rows to disk: a 65k-item campaign stays within seconds and MBs.
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_SHEET)
@@ -312,8 +328,8 @@ def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def _check_size(path: Path, limits: DecisionFileLimits) -> None:
-    size = path.stat().st_size
+def _check_size(path: Any, limits: DecisionFileLimits, size: int | None = None) -> None:
+    size = path.stat().st_size if size is None else size
     if size > limits.max_bytes:
         raise WorkbookRefusedError(
             f"{path.name} is {_mb(size)}, more than the {_mb(limits.max_bytes)} a decision file may be; "
@@ -322,14 +338,14 @@ def _check_size(path: Path, limits: DecisionFileLimits) -> None:
         )
 
 
-def _too_many_rows(path: Path, limits: DecisionFileLimits) -> WorkbookRefusedError:
+def _too_many_rows(path: Any, limits: DecisionFileLimits) -> WorkbookRefusedError:
     return WorkbookRefusedError(
         f"{path.name} has more than {limits.max_rows:,} rows; a campaign workbook has one row per "
         "item: remove the rows that are not items of the campaign (or raise DecisionFileLimits.max_rows)"
     )
 
 
-def _long_cell(path: Path, where: str, limits: DecisionFileLimits) -> WorkbookRefusedError:
+def _long_cell(path: Any, where: str, limits: DecisionFileLimits) -> WorkbookRefusedError:
     return WorkbookRefusedError(
         f"{path.name}, {where}: a cell holds more than {limits.max_cell_chars:,} characters; "
         "shorten it (a comment may have at most "
@@ -346,7 +362,7 @@ def _csv_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_csv(path: Path, limits: DecisionFileLimits) -> WorkbookTable:
+def _read_csv(path: Any, limits: DecisionFileLimits) -> WorkbookTable:
     records: list[tuple[int, list[str]]] = []
     with path.open(encoding="utf-8-sig", newline="") as handle:
         first = handle.readline()
@@ -367,10 +383,10 @@ def _read_csv(path: Path, limits: DecisionFileLimits) -> WorkbookTable:
     return _table("csv", records, None)
 
 
-def _check_xlsx_package(path: Path, limits: DecisionFileLimits) -> None:
+def _check_xlsx_package(path: Any, limits: DecisionFileLimits) -> None:
     """Refuse, from the zip directory alone, what must never reach openpyxl: macros, links to
     other workbooks, and members that expand beyond the limits (a zip bomb)."""
-    with zipfile.ZipFile(path) as archive:
+    with zipfile.ZipFile(_binary(path)) as archive:
         members = archive.infolist()
     names = [member.filename.lower() for member in members]
     if any(name.endswith("vbaproject.bin") for name in names):
@@ -393,7 +409,7 @@ def _check_xlsx_package(path: Path, limits: DecisionFileLimits) -> None:
         )
 
 
-def _sheet_records(path: Path, sheet: Any, limits: DecisionFileLimits) -> list[tuple[int, list[str]]]:
+def _sheet_records(path: Any, sheet: Any, limits: DecisionFileLimits) -> list[tuple[int, list[str]]]:
     """Rows of a read-only sheet as text, within the limits; a formula cell refuses the file."""
     from openpyxl.utils import get_column_letter
 
@@ -431,13 +447,13 @@ def _sheet_records(path: Path, sheet: Any, limits: DecisionFileLimits) -> list[t
     return records
 
 
-def _read_xlsx(path: Path, limits: DecisionFileLimits) -> WorkbookTable:
+def _read_xlsx(path: Any, limits: DecisionFileLimits) -> WorkbookTable:
     from openpyxl import load_workbook
 
     _check_xlsx_package(path, limits)
     # read_only streams the sheet instead of building it; data_only=False so that formula
     # cells are seen as formulas (and refused) rather than as their cached values.
-    workbook = load_workbook(path, read_only=True, data_only=False, keep_links=False)
+    workbook = load_workbook(_binary(path), read_only=True, data_only=False, keep_links=False)
     try:
         sheet = workbook[_SHEET] if _SHEET in workbook.sheetnames else workbook.worksheets[0]
         campaign_id = None
@@ -451,13 +467,57 @@ def _read_xlsx(path: Path, limits: DecisionFileLimits) -> WorkbookTable:
     return _table("xlsx", records, campaign_id)
 
 
-def read_workbook(path: str | Path, limits: DecisionFileLimits | None = None) -> WorkbookTable:
+class _Remote:
+    """A workbook on an object store, read whole into memory after its size was checked: the
+    few parts of :class:`~pathlib.Path` the readers use (``name``, ``suffix``, ``open``)."""
+
+    def __init__(self, where: Folder) -> None:
+        self.where = where
+        self.name = workbook_name(where.url)
+        self.suffix = Path(self.name).suffix
+        self.data: bytes | None = None
+
+    def fetch(self, limits: DecisionFileLimits) -> None:
+        fs, key = self.where.fs, self.where.path
+        if not fs.isfile(key):
+            raise FileNotFoundError(f"workbook {self.where.url} does not exist")
+        _check_size(self, limits, size=int(fs.size(key)))
+        with fs.open(key, "rb") as handle:
+            # Never more than the limit, even if the object grew after fs.size().
+            data = handle.read(limits.max_bytes + 1)
+        _check_size(self, limits, size=len(data))
+        self.data = bytes(data)
+
+    def open(self, mode: str = "r", encoding: str | None = None, newline: str | None = None) -> IO[Any]:
+        raw = io.BytesIO(self.data or b"")
+        return raw if "b" in mode else io.TextIOWrapper(raw, encoding=encoding, newline=newline)
+
+
+def _binary(path: Any) -> Any:
+    """What zipfile and openpyxl open: the local path, or the bytes read from an object store."""
+    return io.BytesIO(path.data or b"") if isinstance(path, _Remote) else path
+
+
+def workbook_name(path: Any) -> str:
+    """The file name of a workbook given as a path, a URL or an ``ObjectStoragePath``."""
+    where = folder(path)
+    return where.local.name if where.is_local else where.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def workbook_location(path: Any) -> str:
+    """A workbook's path (local) or URL, as text for messages and records."""
+    return str(folder(path))
+
+
+def read_workbook(path: Any, limits: DecisionFileLimits | None = None) -> WorkbookTable:
     """Read a filled workbook (``.csv`` or ``.xlsx``, by extension) into rows of text.
 
     Values read back exactly as :func:`write_csv` / :func:`write_xlsx` wrote them (display
     columns as shown, see :data:`DISPLAY_COLUMNS`). The file is untrusted: its size, rows and
     cells are bounded by ``limits`` (default :class:`DecisionFileLimits`), checked before or
-    while parsing, never after.
+    while parsing, never after. ``path`` is a local file, an fsspec URL or an
+    ``ObjectStoragePath``; a file on an object store is sized first (``fs.size()``) and read
+    into memory only when within ``max_bytes``.
 
     Raises:
         WorkbookRefusedError: a limit is exceeded; a macro-enabled or legacy Excel file; an
@@ -465,11 +525,15 @@ def read_workbook(path: str | Path, limits: DecisionFileLimits | None = None) ->
         ValueError: another extension, or the file cannot be parsed as CSV or XLSX.
         FileNotFoundError: no such file.
     """
-    path = Path(path)
     limits = limits or DecisionFileLimits()
+    where = folder(path)
+    if where.is_local:
+        path = where.local
+        if not path.is_file():
+            raise FileNotFoundError(f"workbook {path} does not exist")
+    else:
+        path = _Remote(where)
     suffix = path.suffix.lower()
-    if not path.is_file():
-        raise FileNotFoundError(f"workbook {path} does not exist")
     if suffix in (".xlsm", ".xltm", ".xlsb", ".xls", ".xlt"):
         raise WorkbookRefusedError(
             f"{path.name}: {suffix} files are refused (they can hold macros, or are a legacy "
@@ -479,7 +543,10 @@ def read_workbook(path: str | Path, limits: DecisionFileLimits | None = None) ->
         raise ValueError(
             f"{path.name}: decisions are read from .csv or .xlsx files, not {suffix or 'no extension'}"
         )
-    _check_size(path, limits)
+    if isinstance(path, _Remote):
+        path.fetch(limits)  # the size is checked (fs.size) before a byte is read
+    else:
+        _check_size(path, limits)
     if suffix == ".csv":
         try:
             return _read_csv(path, limits)

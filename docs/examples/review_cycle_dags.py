@@ -3,7 +3,10 @@
 Two DAGs: the first takes a snapshot, loads it into the warehouse (its own schema) and builds
 the campaign; reviewers fill the workbook; the second reads their decisions, previews and
 applies the revocations, takes a fresh snapshot, loads it, verifies every revocation and writes
-the evidence bundle. Every path lives under the ``data`` parameter.
+the evidence bundle. Every path lives under the ``data`` parameter: a local folder or an object
+store URL such as ``s3://bucket/boomi`` (snapshots, campaigns, ledger and evidence then live
+there). The DuckDB warehouse is a local file: ``{data}/warehouse.duckdb`` unless the ``warehouse``
+parameter names one (set it when ``data`` is a URL).
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ from airflow_provider_boomi.operators.warehouse import BoomiWarehouseLoadOperato
 
 START = pendulum.datetime(2026, 1, 1, tz="UTC")
 SNAPSHOTS = "{{ params.data }}/snapshots"
-WAREHOUSE = "{{ params.data }}/warehouse.duckdb"
+WAREHOUSE = "{{ params.warehouse or (params.data ~ '/warehouse.duckdb') }}"
 
 with DAG(
     dag_id="my_boomi_campaign",
     schedule=None,
     start_date=START,
     catchup=False,
-    params={"data": Param("/data/boomi", type="string")},
+    params={"data": Param("/data/boomi", type="string"), "warehouse": Param("", type="string")},
 ):
     sync = BoomiSyncOperator(task_id="sync", output_path=SNAPSHOTS)
     BoomiWarehouseLoadOperator(
@@ -48,6 +51,7 @@ with DAG(
     catchup=False,
     params={
         "data": Param("/data/boomi", type="string"),
+        "warehouse": Param("", type="string"),
         "campaign_dir": Param("", type="string", minLength=1),
         "workbook_path": Param("", type="string", minLength=1),
     },
