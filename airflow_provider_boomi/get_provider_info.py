@@ -10,6 +10,7 @@ import copy
 from typing import Any
 
 from airflow_provider_boomi import __version__
+from airflow_provider_boomi._rules import ACCOUNT_ID_PATTERN, DEFAULT_REQUESTS_PER_SECOND
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port"],
@@ -26,12 +27,15 @@ CONN_FIELDS: dict[str, Any] = {
     "account_id": {
         "label": "Account ID",
         "description": "The Boomi account id, e.g. acme-Q7R2ZK (Settings > Account Information). Required.",
-        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]+$"},
+        "schema": {"type": "string", "pattern": ACCOUNT_ID_PATTERN},
     },
     "requests_per_second": {
         "label": "Requests per second",
-        "description": "Client-side pace for this account. Boomi allows 10 requests/s per account.",
-        "schema": {"type": "number", "default": 10, "minimum": 0.1},
+        "description": (
+            f"Client-side pace for this account. Boomi allows {DEFAULT_REQUESTS_PER_SECOND:g} "
+            "requests/s per account."
+        ),
+        "schema": {"type": "number", "default": DEFAULT_REQUESTS_PER_SECOND, "minimum": 0.1},
     },
     "max_retries": {
         "label": "Max retries",

@@ -3,7 +3,8 @@
 Airflow reads its configuration from the environment when it is first imported, so the
 isolated AIRFLOW_HOME (a throwaway SQLite metadata DB and a DAG folder of this session) is set
 here, before any test module imports Airflow. Tests that run DAGs use the ``airflow_db`` and
-``dag_folder`` fixtures.
+``dag_folder`` fixtures; tests against the Boomi simulator use ``sim`` (the demo account) or
+``make_simulator`` (any profile and switches), and ``tests.helpers.make_client`` for a client.
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from airflow_provider_boomi.testing.simulator import BoomiSimulator
 
 REPO = Path(__file__).resolve().parent.parent
 _HOME = Path(tempfile.mkdtemp(prefix="boomi-airflow-home-"))
@@ -52,6 +58,37 @@ def dag_folder(airflow_db: Path) -> Path:
     for dag_file in (REPO / "dags").glob("*.py"):
         shutil.copy(dag_file, _DAGS / dag_file.name)
     return _DAGS
+
+
+@pytest.fixture
+def make_simulator() -> Iterator[Callable[..., BoomiSimulator]]:
+    """Start simulators: ``make_simulator(profile="demo", **settings)``; all stop after the test.
+
+    Unthrottled unless ``rate_limit`` is given, so tests do not wait on the simulated limit.
+    """
+    from airflow_provider_boomi.testing.simulator import BoomiSimulator
+
+    started: list[BoomiSimulator] = []
+
+    def make(profile: str = "demo", **settings: Any) -> BoomiSimulator:
+        settings.setdefault("rate_limit", None)
+        simulator = BoomiSimulator(profile=profile, **settings).start()
+        started.append(simulator)
+        return simulator
+
+    yield make
+    for simulator in reversed(started):
+        simulator.stop()
+
+
+@pytest.fixture
+def sim(make_simulator: Callable[..., BoomiSimulator]) -> BoomiSimulator:
+    """The simulator's demo account on loopback, unthrottled, fresh for each test.
+
+    A module needing something else (a token of its own, an environment variable) defines its
+    own ``sim``, which takes precedence in that module.
+    """
+    return make_simulator()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

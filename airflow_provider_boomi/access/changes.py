@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from airflow_provider_boomi._rules import parse_bool
+
 __all__ = [
     "ACTIONS",
     "ADD_GROUP_ROLE",
@@ -127,9 +129,6 @@ class ChangeResult:
 
 # --- loading changes from records and files ----------------------------------------------------
 
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
-
 
 def _blank(value: object) -> bool:
     if value is None:
@@ -146,18 +145,12 @@ def _text(value: object) -> str | None:
 
 
 def _flag(value: object, default: bool, *, where: str) -> bool:
-    if _blank(value):
+    if _blank(value):  # also pandas' NaN, for an empty cell of a CSV or Parquet file
         return default
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"{where}: notify_user must be true or false, got {value!r}")
+    try:
+        return parse_bool(value, "notify_user", default=default)
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from None
 
 
 def changes_from_records(records: Iterable[Mapping[str, Any]]) -> list[AccessChange]:

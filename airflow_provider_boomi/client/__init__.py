@@ -7,7 +7,12 @@
 """
 
 from airflow_provider_boomi.client.client import USER_AGENT, BoomiClient
-from airflow_provider_boomi.client.config import DEFAULT_BASE_URL, TOKEN_USER_PREFIX, ClientConfig
+from airflow_provider_boomi.client.config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_REQUESTS_PER_SECOND,
+    TOKEN_USER_PREFIX,
+    ClientConfig,
+)
 from airflow_provider_boomi.client.errors import (
     BoomiAuthenticationError,
     BoomiBadRequestError,
@@ -35,6 +40,7 @@ from airflow_provider_boomi.client.stats import ClientStats
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_REQUESTS_PER_SECOND",
     "OPERATOR_ARITY",
     "TOKEN_USER_PREFIX",
     "USER_AGENT",

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_BASE_URL", "TOKEN_USER_PREFIX", "ClientConfig"]
+from airflow_provider_boomi._rules import DEFAULT_REQUESTS_PER_SECOND, validate_account_id
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_REQUESTS_PER_SECOND", "TOKEN_USER_PREFIX", "ClientConfig"]
 
 DEFAULT_BASE_URL = "https://api.boomi.com/api/rest/v1"
 """Boomi's US Platform API endpoint (EU accounts use ``https://api.platform.gb.boomi.com/api/rest/v1``)."""
 
 TOKEN_USER_PREFIX = "BOOMI_TOKEN."
 """Prefix Boomi requires on the Basic-auth user name when the password is a Platform API token."""
-
-# The account id becomes a URL path segment, so only characters that can never change the path
-# are accepted (Boomi's own ids look like ``acme-Q7R2ZK``).
-_ACCOUNT_ID_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 def _is_loopback(host: str) -> bool:
@@ -39,10 +36,12 @@ class ClientConfig:
 
     :param base_url: Platform API base URL without the account id. Plain ``http`` is accepted
         only for loopback hosts (the simulator); anything else must use ``https``.
-    :param account_id: the Boomi account id, e.g. ``acme-Q7R2ZK``.
+    :param account_id: the Boomi account id, e.g. ``acme-Q7R2ZK``; it becomes a URL path segment, so
+        it must pass :func:`~airflow_provider_boomi.dataset.paths.validate_account_id`.
     :param email: the Boomi user's email (user name). ``BOOMI_TOKEN.`` is prefixed when sending.
     :param api_token: the Platform API token (the Basic-auth password).
-    :param requests_per_second: client-side pace for this account (Boomi allows 10 today).
+    :param requests_per_second: client-side pace for this account; default
+        :data:`DEFAULT_REQUESTS_PER_SECOND` (Boomi's documented limit).
     :param max_retries: retries after the first attempt for transient failures (0 = no retry).
     :param timeout: per-request connect and read timeout in seconds.
     :param max_retry_time: upper bound in seconds on the time one call spends retrying.
@@ -55,7 +54,7 @@ class ClientConfig:
     account_id: str = ""
     email: str = ""
     api_token: str = field(default="", repr=False)
-    requests_per_second: float = 10.0
+    requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND
     max_retries: int = 8
     timeout: float = 60.0
     max_retry_time: float = 300.0
@@ -65,7 +64,7 @@ class ClientConfig:
 
     def __post_init__(self) -> None:
         self._validate_base_url()
-        self._validate_account_id()
+        validate_account_id(self.account_id, what="account_id", where="a Boomi API URL")
         if not isinstance(self.email, str) or not self.email.strip():
             raise ValueError("email is empty: set it to the Boomi user's email (the connection login)")
         if not isinstance(self.api_token, str) or not self.api_token:
@@ -103,18 +102,6 @@ class ClientConfig:
             raise ValueError(
                 f"base_url {self.base_url!r} uses plain http to a non-loopback host: use https "
                 "(plain http is only accepted for 127.0.0.0/8, ::1 and localhost, e.g. the simulator)"
-            )
-
-    def _validate_account_id(self) -> None:
-        acct = self.account_id
-        if not isinstance(acct, str) or not acct:
-            raise ValueError("account_id is empty: set it to your Boomi account id (e.g. acme-Q7R2ZK)")
-        if acct != acct.strip() or any(c.isspace() for c in acct):
-            raise ValueError("account_id contains whitespace: copy the Boomi account id exactly")
-        if "/" in acct or ".." in acct or acct == "." or not _ACCOUNT_ID_RE.match(acct):
-            raise ValueError(
-                f"account_id {acct!r} is not a Boomi account id: only letters, digits, '.', '_' and '-' "
-                "are allowed (no '/', '.' or '..')"
             )
 
     @property

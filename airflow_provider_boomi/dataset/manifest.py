@@ -7,16 +7,43 @@ be unaltered later (``SnapshotStore.verify``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["MANIFEST_FILE", "STATUS_COMPLETE", "Manifest", "TableEntry", "format_time", "parse_time"]
+from fsspec import AbstractFileSystem
+
+__all__ = [
+    "MANIFEST_FILE",
+    "STATUS_COMPLETE",
+    "Manifest",
+    "TableEntry",
+    "file_sha256",
+    "format_time",
+    "parse_time",
+]
 
 MANIFEST_FILE = "manifest.json"
 STATUS_COMPLETE = "complete"
+_HASH_CHUNK = 1 << 20
+
+
+def file_sha256(fs: AbstractFileSystem, path: str) -> tuple[str, int]:
+    """Return the hex SHA-256 and size of a file, read back through ``fs`` in 1 MiB chunks.
+
+    The checksum a manifest pins for each table file: the writer records it, and
+    ``SnapshotStore.verify`` recomputes it.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    with fs.open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def format_time(value: datetime) -> str:

@@ -8,9 +8,7 @@ and filter by account or snapshot without listing files themselves.
 from __future__ import annotations
 
 import os
-import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +16,10 @@ from typing import Any
 
 import fsspec
 from fsspec import AbstractFileSystem
+
+# The id rule lives below every layer (the client checks account ids with it too); it is
+# public here, with the paths it protects.
+from airflow_provider_boomi._rules import MAX_COMPONENT_LENGTH, validate_account_id, validate_path_component
 
 __all__ = [
     "MAX_COMPONENT_LENGTH",
@@ -33,18 +35,6 @@ __all__ = [
 ]
 
 _SYNC_ID_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"
-_SYNC_ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{12}$")
-# The one rule for every id that becomes a path component (account, sync, campaign and run ids,
-# file names read back from a campaign): ASCII letters, digits, '.', '_' and '-', so that no
-# separator, traversal, hive '=' syntax, glob, whitespace, control, direction-changing or
-# zero-width character can reach a path, or a URL or glob built from one. The first character
-# must not be '.' (``.`` and ``..`` are links to folders, and hidden names are where temporary
-# folders live, so an id can never name one) nor '-' (it reads as an option to command-line tools).
-_COMPONENT_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
-#: Longest path component accepted (file systems allow 255 bytes; room is left for suffixes).
-MAX_COMPONENT_LENGTH = 200
-# Named in error messages, so the fix is obvious.
-_FORBIDDEN_CHARS = {"/": "'/'", "\\": "'\\'", "=": "'='", "*": "'*'", "?": "'?'", "[": "'['", "]": "']'"}
 
 
 def _require_utc(value: datetime, what: str) -> datetime:
@@ -65,60 +55,6 @@ def new_sync_id(now: datetime | None = None) -> str:
     """
     moment = datetime.now(UTC) if now is None else _require_utc(now, "now")
     return f"{moment.strftime(_SYNC_ID_TIME_FORMAT)}-{secrets.token_hex(6)}"
-
-
-def _invisible(value: str) -> list[str]:
-    """Code points that are invisible or change the text direction (Unicode category Cf).
-
-    Right-to-left overrides and zero-width characters make one id look like another in logs,
-    reports and file listings, so they are named (``U+202E``) rather than shown.
-    """
-    return [f"U+{ord(ch):04X}" for ch in value if unicodedata.category(ch) == "Cf"]
-
-
-def validate_path_component(value: object, what: str, *, where: str = "a path") -> str:
-    """Return ``value`` if it is safe as one path component, else raise ``ValueError``.
-
-    The single home of the rule for ids that become paths: 1 to :data:`MAX_COMPONENT_LENGTH`
-    ASCII letters, digits, ``.``, ``_`` and ``-``; not starting with ``.`` or ``-``; no ``..``.
-    The error names every problem (``'/'``, ``'..'``, whitespace, control or invisible
-    characters ...) so the caller knows what to fix.
-
-    Args:
-        value: the id.
-        what: what it is, for the message (``"account id"``, ``"run id"`` ...).
-        where: what it would become part of, for the message.
-    """
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be a string, got {type(value).__name__}")
-    if not value:
-        raise ValueError(f"{what} is empty; pass the {what} (e.g. 'acme-Q7R2ZK')")
-    problems = [label for char, label in _FORBIDDEN_CHARS.items() if char in value]
-    if any(ch.isspace() for ch in value):
-        problems.append("whitespace")
-    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
-        problems.append("control characters")
-    invisible = _invisible(value)
-    if invisible:
-        problems.append(f"invisible or direction-changing characters ({', '.join(invisible)})")
-    if ".." in value:
-        problems.append("'..'")
-    elif value[0] in ".-":
-        problems.append(f"a leading {value[0]!r}")
-    if len(value) > MAX_COMPONENT_LENGTH:
-        problems.append(f"more than {MAX_COMPONENT_LENGTH} characters")
-    if not problems and not _COMPONENT_RE.fullmatch(value):
-        others = sorted({ch for ch in value if not _COMPONENT_RE.fullmatch("a" + ch)})
-        problems.append(
-            f"characters other than ASCII letters, digits, '.', '_' and '-' ({', '.join(others)})"
-        )
-    if problems:
-        raise ValueError(
-            f"{what} {value!r} cannot be used in {where}: it contains {', '.join(problems)}. "
-            f"Use the {what} exactly as it was created: ASCII letters, digits, '.', '_' and '-', "
-            "not starting with '.' or '-'."
-        )
-    return value
 
 
 def local_path_inside(root: str | os.PathLike[str], *components: str) -> Path:
@@ -143,17 +79,6 @@ def local_path_inside(root: str | os.PathLike[str], *components: str) -> Path:
     return target
 
 
-def validate_account_id(account_id: object) -> str:
-    """Return ``account_id`` if it is safe as a path component, else raise ``ValueError``.
-
-    See :func:`validate_path_component`: refused are empty ids, ``/``, ``\\``, ``..``, ``=``,
-    whitespace, control, invisible (zero-width) and direction-changing characters, glob
-    characters, anything outside ASCII letters, digits, ``.``, ``_``, ``-``, and a leading ``.``
-    or ``-``.
-    """
-    return validate_path_component(account_id, "account id", where="a snapshot path")
-
-
 def validate_sync_id(sync_id: object) -> str:
     """Return ``sync_id`` if it is safe as a path component, else raise ``ValueError``.
 
@@ -161,11 +86,6 @@ def validate_sync_id(sync_id: object) -> str:
     sort by time if they were built to).
     """
     return validate_path_component(sync_id, "sync id", where="a snapshot path")
-
-
-def is_generated_sync_id(sync_id: str) -> bool:
-    """Return whether ``sync_id`` has the shape :func:`new_sync_id` produces."""
-    return bool(_SYNC_ID_RE.match(sync_id))
 
 
 @dataclass(frozen=True)

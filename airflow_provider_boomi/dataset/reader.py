@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import SnapshotNotFoundError, TableNotInSnapshotError
-from .manifest import MANIFEST_FILE, STATUS_COMPLETE, Manifest
+from .manifest import MANIFEST_FILE, STATUS_COMPLETE, Manifest, file_sha256
 from .paths import resolve_location, snapshot_dir, validate_account_id, validate_sync_id
 from .schemas import SCHEMA_VERSION, TABLES, schema_for
 
@@ -246,8 +246,6 @@ class SnapshotStore:
         Raises:
             SnapshotNotFoundError: the snapshot is missing or incomplete.
         """
-        from .writer import file_sha256
-
         manifest = self.load_manifest(account_id, sync_id)
         base = self._snapshot_fs_dir(account_id, sync_id)
         problems: list[str] = []

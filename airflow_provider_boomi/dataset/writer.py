@@ -14,7 +14,6 @@ any non-local filesystem the manifest is written with one ``pipe_file`` call.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -33,8 +32,9 @@ from fsspec import AbstractFileSystem
 from .conform import Rows, conform
 from .diff import grant_changes
 from .errors import SnapshotStateError
-from .manifest import MANIFEST_FILE, STATUS_COMPLETE, Manifest, TableEntry
-from .paths import resolve_location, snapshot_dir, validate_account_id, validate_sync_id
+from .manifest import MANIFEST_FILE, STATUS_COMPLETE, Manifest, TableEntry, file_sha256
+from .paths import new_sync_id, resolve_location, snapshot_dir, validate_account_id, validate_sync_id
+from .reader import SnapshotStore
 from .schemas import GRANT_TABLES, SCHEMA_VERSION, SYNCED_TABLES, TABLES, schema_for
 
 __all__ = ["ROW_GROUP_ROWS", "SnapshotWriter", "TableWriter"]
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 ROW_GROUP_ROWS = 65_536
 
 _PRODUCER_PACKAGE = "airflow-provider-boomi"
-_HASH_CHUNK = 1 << 20
 
 
 def _producer_version() -> str:
@@ -60,17 +59,6 @@ def _is_local(fs: AbstractFileSystem) -> bool:
     protocol = fs.protocol
     protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
     return "file" in protocols or "local" in protocols
-
-
-def file_sha256(fs: AbstractFileSystem, path: str) -> tuple[str, int]:
-    """Return the hex SHA-256 and size of a file, read back through ``fs`` in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with fs.open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 class TableWriter:
@@ -237,8 +225,6 @@ class SnapshotWriter:
         *,
         storage_options: dict[str, Any] | None = None,
     ) -> None:
-        from .paths import new_sync_id
-
         self.account_id = validate_account_id(account_id)
         if synced_at is None:
             synced_at = datetime.now(UTC)
@@ -269,11 +255,6 @@ class SnapshotWriter:
 
     def _file(self, name: str) -> str:
         return f"{self._dir}/{name}"
-
-    @property
-    def tables_written(self) -> list[str]:
-        """Names of the tables closed successfully so far, in schema order."""
-        return [name for name in TABLES if name in self._entries]
 
     # -- state --------------------------------------------------------------------------------
 
@@ -350,8 +331,6 @@ class SnapshotWriter:
 
     def _diff_base(self) -> Manifest | None:
         """The latest earlier complete snapshot that includes both grant tables."""
-        from .reader import SnapshotStore
-
         store = SnapshotStore(self._location)
         candidates = [
             info
@@ -363,8 +342,6 @@ class SnapshotWriter:
         return store.load_manifest(self.account_id, candidates[-1].sync_id)
 
     def _write_grant_changes(self) -> str | None:
-        from .reader import SnapshotStore
-
         base = self._diff_base()
         prev_user = prev_group = None
         if base is not None:

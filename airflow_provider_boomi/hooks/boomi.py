@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow.sdk import BaseHook, Connection
 
+from airflow_provider_boomi._rules import is_flag_word, parse_bool
 from airflow_provider_boomi.client import DEFAULT_BASE_URL, BoomiClient, ClientConfig
 from airflow_provider_boomi.client.errors import secret_forms
 from airflow_provider_boomi.get_provider_info import UI_FIELD_BEHAVIOUR
@@ -19,8 +20,6 @@ __all__ = ["BoomiHook"]
 log = logging.getLogger(__name__)
 
 _API_PATH = "/api/rest/v1"
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
 
 
 def _mask(config: ClientConfig) -> None:
@@ -154,19 +153,13 @@ class BoomiHook(BaseHook):
         return number
 
     def _bool(self, name: str, value: Any, default: bool) -> bool:
-        if value is None:
-            return default
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise self._error(f"extra {name!r} must be true or false, got {value!r}")
+        try:
+            return parse_bool(value, f"extra {name!r}", default=default)
+        except ValueError as err:
+            raise self._error(str(err)) from None
 
     def _verify(self, value: Any) -> bool | str:
-        if isinstance(value, str) and value.strip().lower() not in _TRUE | _FALSE:
+        if isinstance(value, str) and value.strip() and not is_flag_word(value):
             return value  # a CA bundle path
         return self._bool("verify", value, True)
 

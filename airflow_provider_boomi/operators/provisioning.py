@@ -15,6 +15,7 @@ from typing import Any, Literal
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from airflow_provider_boomi._rules import parse_bool
 from airflow_provider_boomi.access.changes import (
     ADD_GROUP_ROLE,
     ASSIGN_ROLE,
@@ -49,18 +50,6 @@ log = logging.getLogger(__name__)
 
 RESULT_XCOM_KEY = "provisioning_result"
 """XCom key under which a failing task still publishes its summary (a success returns it)."""
-
-_TRUE = {"true", "1", "yes", "y", "on"}
-_FALSE = {"false", "0", "no", "n", "off", ""}
-
-
-def _as_bool(value: object, name: str) -> bool:
-    # Templated fields render to strings ("True"), so a rendered flag must be parsed back.
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError(f"{name} must be true or false, got {value!r}")
 
 
 def _summary(results: Sequence[ChangeResult], ledger_path: str | None, dry_run: bool) -> dict[str, Any]:
@@ -131,7 +120,8 @@ class _BoomiProvisioningOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Apply the changes; return ``{"outcomes", "counts", "ledger_path", "dry_run"}``."""
-        dry_run = _as_bool(self.is_dry_run, "dry_run")
+        # Templated fields render to strings ("True"), so a rendered flag is parsed back; blank = unset.
+        dry_run = parse_bool(self.is_dry_run, "dry_run", default=False)
         try:
             changes = self._build_changes()
             max_changes = self._max_changes()
@@ -206,7 +196,8 @@ class BoomiAssignRoleOperator(_BoomiProvisioningOperator):
     :param role: role id or name. Roles with non-canonical ids are refused.
     :param first_name: for a new user (Boomi ignores it for existing users).
     :param last_name: for a new user.
-    :param notify_user: whether Boomi emails the user.
+    :param notify_user: whether Boomi emails the user (a flag as
+        :func:`~airflow_provider_boomi._rules.parse_bool` reads it; blank means the default, ``True``).
     :param boomi_conn_id: the Boomi connection; its extra ``provisioning_enabled`` must be true.
     :param dry_run: read the state and plan, change nothing (outcome ``planned``).
     :param ledger_path: ledger directory (local path or fsspec URL); a warning is logged without it.
@@ -246,7 +237,7 @@ class BoomiAssignRoleOperator(_BoomiProvisioningOperator):
                 role=self.role,
                 first_name=self.first_name or None,
                 last_name=self.last_name or None,
-                notify_user=_as_bool(self.notify_user, "notify_user"),
+                notify_user=parse_bool(self.notify_user, "notify_user", default=True),
                 reason=self.reason,
             )
         ]

@@ -8,7 +8,8 @@ DAGs pass in what their hooks produce. See ``docs/warehouse.md``.
 
 from __future__ import annotations
 
-from .loader import LoadResult, ensure_tables, load_snapshot, loaded_snapshots
+from .loader import LoadResult, load_snapshot, loaded_snapshots
+from .schema import ensure_tables
 from .tables import SNAPSHOTS_TABLE, WAREHOUSE_TABLES, sql_type
 from .targets import DbApiTarget, DuckDBTarget, Session, SqlAlchemyTarget, WarehouseTarget
 from .views import VIEWS, create_views, view_sql

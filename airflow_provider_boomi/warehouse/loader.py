@@ -19,11 +19,12 @@ from typing import Any
 
 from airflow_provider_boomi.dataset import TABLES, SnapshotError, SnapshotStore, snapshot_location
 
-from .tables import SNAPSHOTS_TABLE, WAREHOUSE_TABLES, create_table_sql, index_sql, snapshots_columns
-from .targets import Session, WarehouseTarget
-from .views import create_views as _create_views
+from .schema import ensure_tables
+from .tables import SNAPSHOTS_TABLE, WAREHOUSE_TABLES, snapshots_columns
+from .targets import WarehouseTarget
+from .views import create_views as _create_views  # ``create_views`` is an argument below
 
-__all__ = ["LoadResult", "ensure_tables", "load_snapshot", "loaded_snapshots"]
+__all__ = ["LoadResult", "load_snapshot", "loaded_snapshots"]
 
 log = logging.getLogger(__name__)
 
@@ -61,42 +62,6 @@ class LoadResult:
             "rows": dict(self.rows),
             "replaced": self.replaced,
         }
-
-
-def _create_schema(session: Session, target: WarehouseTarget) -> None:
-    if target.schema:
-        session.execute(f"CREATE SCHEMA IF NOT EXISTS {target.schema}")
-
-
-def _check_columns(session: Session, table: str, expected: list[str]) -> None:
-    actual = session.columns(table)
-    if [c.lower() for c in actual] != expected:
-        raise SnapshotError(
-            f"warehouse table {table} has columns {actual}, but this version of the package "
-            f"writes {expected}. Migrate the table (or load into a new schema) before loading."
-        )
-
-
-def ensure_tables(target: WarehouseTarget, session: Session | None = None) -> None:
-    """Create the schema, the snapshot tables and ``boomi_snapshots`` if missing.
-
-    Existing tables are checked against the expected columns so that a table from an older
-    schema version fails loudly instead of receiving misaligned rows.
-    """
-    if session is None:
-        with target.transaction() as own:
-            ensure_tables(target, own)
-        return
-    dialect = session.dialect
-    _create_schema(session, target)
-    session.execute(create_table_sql(SNAPSHOTS_TABLE, dialect, target.schema))
-    _check_columns(session, target.qualified(SNAPSHOTS_TABLE), [c for c, _, _ in snapshots_columns(dialect)])
-    for name, schema in TABLES.items():
-        session.execute(create_table_sql(name, dialect, target.schema))
-        index = index_sql(name, dialect, target.schema)
-        if index:
-            session.execute(index)
-        _check_columns(session, target.qualified(WAREHOUSE_TABLES[name]), list(schema.names))
 
 
 def _resolve_source(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .schema import ensure_tables
 from .targets import Session, WarehouseTarget
 
 __all__ = ["VIEWS", "create_views", "view_sql"]
@@ -200,13 +201,11 @@ def view_sql(name: str, dialect: str, schema: str | None = None) -> str:
 def create_views(target: WarehouseTarget, session: Session | None = None) -> list[str]:
     """(Re)create every analytics view; returns their names in creation order.
 
-    Views are dropped (dependents first) and created again rather than ``CREATE OR REPLACE``d,
+    Views are dropped (dependents first) and created again rather than replaced with ``CREATE OR REPLACE``,
     because PostgreSQL refuses to replace a view whose columns changed between versions.
-    The tables must exist (see :func:`~.loader.ensure_tables`).
+    The tables must exist (see :func:`~.schema.ensure_tables`).
     """
     if session is None:
-        from .loader import ensure_tables
-
         with target.transaction() as own:
             ensure_tables(target, own)
             return create_views(target, own)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,35 +24,18 @@ from airflow_provider_boomi.access.provisioning import (
 )
 from airflow_provider_boomi.access.sync import sync_account
 from airflow_provider_boomi.access.validation import ProvisioningInputError
-from airflow_provider_boomi.client import BoomiClient, ClientConfig
+from airflow_provider_boomi.client import ClientConfig
 from airflow_provider_boomi.dataset import SnapshotWriter, validate_account_id
 from airflow_provider_boomi.operators.provisioning import BoomiApplyAccessChangesOperator
 from airflow_provider_boomi.testing.simulator import BoomiSimulator
+from tests.helpers import make_client
 
 WRITES = ("create", "delete")
 LEGACY_ROLE_ID = "fedcba98-7654-3210-fedc-ba9876543c210"
 
 
-@pytest.fixture
-def sim() -> Iterator[BoomiSimulator]:
-    with BoomiSimulator(profile="demo", rate_limit=None) as simulator:
-        yield simulator
-
-
-def _client(sim: BoomiSimulator) -> BoomiClient:
-    return BoomiClient(
-        ClientConfig(
-            base_url=sim.base_url,
-            account_id=sim.account_id,
-            email=sim.email,
-            api_token=sim.token,
-            requests_per_second=1000,
-        )
-    )
-
-
 def _provisioner(sim: BoomiSimulator, **options: Any) -> Provisioner:
-    return Provisioner(_client(sim), ProvisioningOptions(provisioning_enabled=True, **options))
+    return Provisioner(make_client(sim), ProvisioningOptions(provisioning_enabled=True, **options))
 
 
 def _email(sim: BoomiSimulator, local: str) -> str:
@@ -195,7 +177,7 @@ def test_account_ids_cannot_escape_the_output_path(
 
 def test_a_client_cannot_be_pointed_at_another_account_path(sim: BoomiSimulator, tmp_path: Path) -> None:
     """The account in the snapshot path is the client's validated one, never something from data."""
-    with _client(sim) as client:
+    with make_client(sim) as client:
         result = sync_account(client, str(tmp_path / "out"))
     assert Path(result.snapshot_path).resolve().is_relative_to((tmp_path / "out").resolve())
     assert f"account_id={sim.account_id}" in result.snapshot_path
@@ -336,7 +318,7 @@ def test_decisions_naming_unknown_grants_are_refused(sim: BoomiSimulator, tmp_pa
         write_campaign,
     )
 
-    with _client(sim) as client:
+    with make_client(sim) as client:
         sync_account(client, str(tmp_path / "snapshots"))
     campaign = build_campaign(
         str(tmp_path / "snapshots"), sim.account_id, default_reviewer="sec@acme.example"
@@ -352,10 +334,14 @@ def test_decisions_naming_unknown_grants_are_refused(sim: BoomiSimulator, tmp_pa
         for item in campaign.items[1:]:
             writer.writerow([item.item_id, "keep", ""])
     sim.clear_requests()
+    written = {Path(str(path)) for path in files.to_dict().values()}
+    before = {path: path.read_bytes() for path in (tmp_path / "campaign").iterdir()}
     with pytest.raises(DecisionValidationError) as caught:
         read_decisions(tmp_path / "campaign", workbook)
     message = str(caught.value)
     assert "'not-an-item-of-this-campaign' is not an item of campaign" in message
     assert "no decision was applied" in message and "Fix them" in message
-    assert files is not None
+    # The campaign is left exactly as written: no decisions file, no file changed.
+    assert written <= set(before)
+    assert {path: path.read_bytes() for path in (tmp_path / "campaign").iterdir()} == before
     assert sim.requests == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,39 +12,25 @@ from airflow_provider_boomi.client import (
     BoomiBadRequestError,
     BoomiClient,
     BoomiPermissionError,
-    ClientConfig,
     QueryFilter,
     RateLimiter,
 )
 from airflow_provider_boomi.testing.simulator import BoomiSimulator, FaultRule
+from tests.helpers import client_config
 
-# Short backoff keeps the fault tests fast; the retry policy itself is the production one.
-FAST = {"backoff_initial": 0.01, "backoff_max": 0.05}
-
-
-def config_for(sim: BoomiSimulator, **overrides: Any) -> ClientConfig:
-    values: dict[str, Any] = {
-        "base_url": sim.base_url,
-        "account_id": sim.account_id,
-        "email": sim.email,
-        "api_token": sim.token,
-        "requests_per_second": 1000.0,
-        **FAST,
-    }
-    values.update(overrides)
-    return ClientConfig(**values)
+config_for = client_config
 
 
 def client_for(sim: BoomiSimulator, **overrides: Any) -> BoomiClient:
     # A private limiter per test: the process-wide one would carry adaptation across tests.
-    config = config_for(sim, **overrides)
+    config = client_config(sim, **overrides)
     return BoomiClient(config, limiter=RateLimiter(config.requests_per_second))
 
 
 @pytest.fixture
-def demo() -> Iterator[BoomiSimulator]:
-    with BoomiSimulator(profile="demo", rate_limit=None) as sim:
-        yield sim
+def demo(sim: BoomiSimulator) -> BoomiSimulator:
+    """The shared ``sim`` fixture (conftest), under the name these tests read best with."""
+    return sim
 
 
 def ops(sim: BoomiSimulator, object_type: str | None = None) -> list[str]:

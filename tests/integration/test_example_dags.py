@@ -92,10 +92,19 @@ def test_sync_then_review(sim: BoomiSimulator, dag_folder: Path, tmp_path: Path)
 
     report = next(campaign_dir.glob("*-report.html")).read_text()
     assert latest.sync_id in report and "<svg" in report
-    assert next(campaign_dir.glob("*-review.xlsx")).exists()
     with next(campaign_dir.glob("*-review.csv")).open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == latest.row_counts["user_role_grants"] + latest.row_counts["group_role_grants"]
+    # The XLSX workbook holds the same items as the CSV, every decision still to be made.
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(next(campaign_dir.glob("*-review.xlsx")))
+    (sheet,) = [s for s in workbook.worksheets if s.sheet_state == "visible"]
+    header, *cells = sheet.iter_rows(values_only=True)
+    xlsx_rows = [dict(zip(header, values, strict=True)) for values in cells]
+    assert [r["item_id"] for r in xlsx_rows] == [r["item_id"] for r in rows]
+    assert {r["decision"] for r in xlsx_rows} == {None}
+    assert {r["email"] for r in xlsx_rows} == {r["email"] for r in rows}
 
 
 def _fill_workbook(campaign_dir: Path, revoke: set[str], out: Path) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,12 +23,6 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "boomi_default", **
     }
     conn.update(fields)
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-
-
-@pytest.fixture
-def sim() -> Iterator[BoomiSimulator]:
-    with BoomiSimulator(profile="demo", rate_limit=None) as simulator:
-        yield simulator
 
 
 # --- connection parsing (no server needed) --------------------------------------------------------
@@ -93,7 +86,16 @@ def test_config_from_extras(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [(None, False), (True, True), (False, False), ("TRUE", True), ("false", False)]
+    ("value", "expected"),
+    [
+        (None, False),
+        (True, True),
+        (False, False),
+        ("TRUE", True),
+        ("false", False),
+        ("Yes", True),
+        ("", False),
+    ],
 )
 def test_provisioning_enabled(monkeypatch: pytest.MonkeyPatch, value: Any, expected: bool) -> None:
     extra: dict[str, Any] = {"account_id": "acme-Q7R2ZK"}
@@ -101,6 +103,18 @@ def test_provisioning_enabled(monkeypatch: pytest.MonkeyPatch, value: Any, expec
         extra["provisioning_enabled"] = value
     set_conn(monkeypatch, extra=extra)
     assert BoomiHook().provisioning_enabled is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("off", False), (" ON ", True), ("", True), ("/etc/ssl/corp-ca.pem", "/etc/ssl/corp-ca.pem")],
+)
+def test_verify_is_a_flag_or_a_ca_bundle(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: object
+) -> None:
+    # An empty value is unset, so TLS verification stays on (it used to read as "false").
+    set_conn(monkeypatch, extra={"account_id": "acme-Q7R2ZK", "verify": value})
+    assert BoomiHook().get_config().verify == expected
 
 
 @pytest.mark.parametrize(

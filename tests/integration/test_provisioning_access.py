@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,31 +21,17 @@ from airflow_provider_boomi.access.changes import (
 from airflow_provider_boomi.access.ledger import LedgerWriter, RunContext, read_ledger
 from airflow_provider_boomi.access.provisioning import Provisioner, ProvisioningOptions, TooManyChangesError
 from airflow_provider_boomi.access.validation import ProvisioningInputError
-from airflow_provider_boomi.client import BoomiClient, ClientConfig
+from airflow_provider_boomi.client import BoomiClient
 from airflow_provider_boomi.testing.simulator import BoomiSimulator, FaultRule
+from tests.helpers import make_client
 
 NON_CANONICAL_ID = "fedcba98-7654-3210-fedc-ba9876543c210"
 WRITES = ("create", "delete")
 
 
-@pytest.fixture
-def sim() -> Iterator[BoomiSimulator]:
-    with BoomiSimulator(profile="demo", rate_limit=None) as simulator:
-        yield simulator
-
-
 def _client(sim: BoomiSimulator, **overrides: object) -> BoomiClient:
-    settings: dict[str, object] = {"requests_per_second": 1000.0, "max_retries": 2, "timeout": 10.0}
-    settings.update(overrides)
-    return BoomiClient(
-        ClientConfig(
-            base_url=sim.base_url,
-            account_id=sim.account_id,
-            email=sim.email,
-            api_token=sim.token,
-            **settings,  # type: ignore[arg-type]
-        )
-    )
+    # Few retries and a short timeout: a provisioning test that must fail fails quickly.
+    return make_client(sim, **{"max_retries": 2, "timeout": 10.0, **overrides})
 
 
 def _provisioner(sim: BoomiSimulator, ledger: LedgerWriter | None = None, **options: object) -> Provisioner:

@@ -6,7 +6,6 @@ import importlib.util
 import json
 import textwrap
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +40,6 @@ P = json.loads(os.environ["BOOMI_TEST_PARAMS"])
 with DAG(dag_id="{dag_id}", schedule=None, catchup=False) as dag:
 {body}
 """
-
-
-@pytest.fixture
-def sim() -> Iterator[BoomiSimulator]:
-    with BoomiSimulator(profile="demo", rate_limit=None) as simulator:
-        yield simulator
 
 
 def _connect(sim: BoomiSimulator, monkeypatch: pytest.MonkeyPatch, *, enabled: bool = True) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from airflow_provider_boomi.access.changes import APPLIED, FAILED, REFUSED, REVO
 from airflow_provider_boomi.access.provisioning import Provisioner, ProvisioningOptions
 from airflow_provider_boomi.client import BoomiClient, ClientConfig
 from airflow_provider_boomi.testing.simulator import BoomiSimulator, FaultRule
+from tests.helpers import make_client
 
 LATENCIES = (0.0, 0.05, 0.1, 0.2)
 
@@ -58,12 +58,6 @@ def _race(sim: BoomiSimulator, user_id: str, roles: tuple[str, str]) -> list[tup
         child.join(timeout=30)
         assert child.exitcode == 0
     return results
-
-
-@pytest.fixture
-def sim() -> Iterator[BoomiSimulator]:
-    with BoomiSimulator(profile="demo", rate_limit=None) as simulator:
-        yield simulator
 
 
 def _roles_of(sim: BoomiSimulator, user_id: str) -> set[str]:
@@ -141,15 +135,7 @@ def test_an_unsettled_write_stops_the_users_later_changes(sim: BoomiSimulator) -
 
 
 def test_the_connections_own_user_is_not_changed(sim: BoomiSimulator) -> None:
-    with BoomiClient(
-        ClientConfig(
-            base_url=sim.base_url,
-            account_id=sim.account_id,
-            email=sim.email,
-            api_token=sim.token,
-            requests_per_second=1000.0,
-        )
-    ) as client:
+    with make_client(sim) as client:
         before = _roles_of(sim, sim.email)
         refused = Provisioner(client, ProvisioningOptions(provisioning_enabled=True)).apply(
             AccessChange(REVOKE_ROLE, sim.email.upper(), "Administrator")
@@ -164,15 +150,7 @@ def test_the_last_administrator_keeps_the_role(sim: BoomiSimulator) -> None:
     delegate = _role_id(sim, "Account Admin Delegate")
     admins = {r["userId"] for r in sim.state.user_roles() if r["roleId"] in (admin, delegate)}
     others = sorted(admins - {sim.email})
-    with BoomiClient(
-        ClientConfig(
-            base_url=sim.base_url,
-            account_id=sim.account_id,
-            email=sim.email,
-            api_token=sim.token,
-            requests_per_second=1000.0,
-        )
-    ) as client:
+    with make_client(sim) as client:
         # With the connection's user opted in, every administrator is revoked in turn: the last
         # one left is refused.
         options = ProvisioningOptions(provisioning_enabled=True, allow_own_user=True, max_changes=100)

@@ -34,6 +34,7 @@ from airflow_provider_boomi.client import (
 )
 from airflow_provider_boomi.testing.simulator import BoomiSimulator, FaultRule
 from tests.conftest import load_dag
+from tests.helpers import make_client
 
 # A token no code path could produce by accident, so any occurrence is a leak.
 TOKEN = f"tok-{uuid.uuid4().hex}-SECRET"
@@ -108,17 +109,8 @@ def _assert_clean(where: str, text: str, sim: BoomiSimulator) -> None:
 
 
 def _client(sim: BoomiSimulator, **overrides: object) -> BoomiClient:
-    options: dict[str, object] = {
-        "base_url": sim.base_url,
-        "account_id": sim.account_id,
-        "email": sim.email,
-        "api_token": TOKEN,
-        "requests_per_second": 1000,
-        "backoff_initial": 0.01,
-        "backoff_max": 0.05,
-    }
-    options.update(overrides)
-    return BoomiClient(ClientConfig(**options))  # type: ignore[arg-type]
+    assert sim.token == TOKEN  # the module's ``sim`` serves the token this module looks for
+    return make_client(sim, **overrides)
 
 
 # --- DAG runs: logs, XCom, snapshots, manifests, ledger -------------------------------------------------

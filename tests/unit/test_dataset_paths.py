@@ -65,7 +65,8 @@ def test_account_id_error_says_what_to_fix() -> None:
 
 def test_valid_ids_pass() -> None:
     assert validate_account_id("acme-Q7R2ZK") == "acme-Q7R2ZK"
-    assert validate_sync_id(new_sync_id()) is not None
+    generated = new_sync_id(datetime(2026, 11, 27, 16, 35, 12, 48113, tzinfo=UTC))
+    assert validate_sync_id(generated) == generated
     with pytest.raises(ValueError):
         validate_sync_id("x/../../y")
 
