@@ -1,21 +1,26 @@
 """Sync speed against the physical limit of a Boomi account, for three strategies.
 
-Starts the simulator (``large`` profile by default: 10,000 users) in its own process with a
-rate limit R and a latency L per request, then runs, each in a fresh child process (so peak
-memory is the strategy's own):
+Starts the simulator in its own process (``--profile``: ``large``, 10,000 evenly spread users;
+``skewed``, 5,000 users all holding Standard User with a long tail of roles and groups; or
+``all``) with a rate limit R counted as a token bucket or a strict sliding window
+(``--limiter``, reference §g.8) and a latency L per request, then runs, each in a fresh child
+process (so peak memory is the strategy's own):
 
 * ``provider``: this package's sync (concurrent chains under one limiter, streaming to Parquet);
 * ``sequential``: one request at a time, every chain in turn (how Boomi's own CLI scripts work);
 * ``per-resource``: users list, roles and groups, then one grant query per role and one per
   group, sequentially (the per-resource pattern of connector SDKs).
 
-For each it prints API calls, the minimum calls for this account, wall time, the bound
-max(minimum calls / R, longest necessary chain x L), wall / bound, 503s and peak memory. With
-``--half-rate`` it also runs the provider against a server limited to R/2 while the client is
+For each it prints API calls, the minimum calls for this account, the longest chain no split
+can shorten, wall time, the bound max(minimum calls / R, longest chain x L), wall / bound, 503s
+and peak memory. ``--previous`` adds a provider run over its own first snapshot (planned from
+the previous snapshot's row counts, as a daily sync is); ``--repeat N`` repeats provider rows;
+``--half-rate`` also runs the provider against a server limited to R/2 while the client is
 configured for R, and checks the snapshot is complete.
 
     python benchmarks/sync_benchmark.py --setting scaled            # R=100/s, L=25 ms (a minute)
     python benchmarks/sync_benchmark.py --setting realistic         # R=10/s, L=250 ms (minutes)
+    python benchmarks/sync_benchmark.py --profile all --limiter both --strategies provider --previous
     python benchmarks/sync_benchmark.py --setting both --half-rate --results benchmarks/RESULTS.md
 """
 
@@ -31,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +44,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 SETTINGS = {"realistic": (10.0, 0.25), "scaled": (100.0, 0.025)}
 STRATEGIES = ("provider", "sequential", "per-resource")
+PROFILES = ("large", "skewed")
+LIMITERS = ("token_bucket", "sliding_window")
 
 
 def pages(rows: int) -> int:
@@ -54,6 +61,7 @@ class AccountShape:
     user_roles: int
     groups: int
     group_rows: list[int]
+    role_rows: list[int] = field(default_factory=list)  # global-role rows per role
 
     @property
     def minimum_calls(self) -> int:
@@ -63,8 +71,12 @@ class AccountShape:
 
     @property
     def longest_chain(self) -> int:
+        """The longest chain no split can shorten: the group pages then the largest group's
+        pages, or the largest role's share of the global-role rows (a ``roleId`` split cannot cut
+        one role's rows), or the roles. Without per-role counts: the single global-role chain."""
         group_chain = pages(self.groups) + max(map(pages, self.group_rows), default=0)
-        return max(pages(self.roles), pages(self.user_roles), group_chain)
+        user_chain = max(map(pages, self.role_rows)) if self.role_rows else pages(self.user_roles)
+        return max(pages(self.roles), user_chain, group_chain)
 
 
 # ---- the strategies, each run in a child process -------------------------------------------
@@ -84,25 +96,34 @@ def _client(facts: dict[str, Any], rate: float) -> Any:
     )
 
 
-def run_provider(facts: dict[str, Any], rate: float, out: str, split: str) -> dict[str, Any]:
+def run_provider(
+    facts: dict[str, Any], rate: float, out: str, split: str, previous: bool = False
+) -> dict[str, Any]:
     from airflow_provider_boomi.access.sync import SyncOptions, sync_account
-    from airflow_provider_boomi.dataset import SnapshotStore
 
+    if previous:  # a first sync, so that the measured one plans from its snapshot
+        with _client(facts, rate) as client:
+            sync_account(client, out, options=SyncOptions(split_user_roles=split))  # type: ignore[arg-type]
+        time.sleep(1.0)  # let the server's window forget the first sync
     started = time.monotonic()
     with _client(facts, rate) as client:
         result = sync_account(client, out, options=SyncOptions(split_user_roles=split))  # type: ignore[arg-type]
         stats = client.stats.as_dict()
     wall = time.monotonic() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before reading the shape back
+    from airflow_provider_boomi.dataset import SnapshotStore
+
     store = SnapshotStore(out)
     groups = store.read_table(result.account_id, result.sync_id, "group_role_grants", as_="pandas")
     group_ids = store.read_table(result.account_id, result.sync_id, "account_groups", as_="pandas")
+    user_roles = store.read_table(result.account_id, result.sync_id, "user_role_grants", as_="pandas")
     per_group = groups.groupby("account_group_id").size().to_dict()
     shape = AccountShape(
         roles=result.row_counts["roles"],
         user_roles=result.row_counts["user_role_grants"],
         groups=result.row_counts["account_groups"],
         group_rows=[int(per_group.get(g, 0)) for g in group_ids.account_group_id],
+        role_rows=[int(n) for n in user_roles.groupby("role_id").size()],
     )
     return {
         "calls": stats["calls"],
@@ -141,7 +162,7 @@ def child_main(args: argparse.Namespace) -> None:
     started = time.monotonic()
     if args.child == "provider":
         with tempfile.TemporaryDirectory() as out:
-            outcome = run_provider(facts, args.rate, out, args.split)
+            outcome = run_provider(facts, args.rate, out, args.split, previous=args.previous)
     else:
         outcome = run_sequential(facts, args.rate, per_resource=args.child == "per-resource")
     outcome.setdefault("wall", time.monotonic() - started)
@@ -155,8 +176,8 @@ def child_main(args: argparse.Namespace) -> None:
 class Simulator:
     """The simulator in its own process, so it never competes with the client for the GIL."""
 
-    def __init__(self, profile: str, rate: float, latency: float, workdir: Path) -> None:
-        self.facts_file = workdir / f"sim-{rate}-{latency}.json"
+    def __init__(self, profile: str, limiter: str, rate: float, latency: float, workdir: Path) -> None:
+        self.facts_file = workdir / f"sim-{profile}-{limiter}-{rate}-{latency}.json"
         self.facts_file.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
             [
@@ -165,6 +186,8 @@ class Simulator:
                 "airflow_provider_boomi.testing.simulator",
                 "--profile",
                 profile,
+                "--rate-limiter",
+                limiter,
                 "--rate-limit",
                 str(rate),
                 "--latency",
@@ -178,7 +201,8 @@ class Simulator:
         deadline = time.monotonic() + 120
         while not self.facts_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("simulator did not start: " + (self.proc.stderr.read() or b"").decode())
+                err = self.proc.stderr.read() if self.proc.stderr else b""
+                raise RuntimeError("simulator did not start: " + err.decode())
             time.sleep(0.1)
         time.sleep(0.2)  # the ready file is written once listening; let the write finish
 
@@ -199,41 +223,51 @@ def run_child(script: str, strategy: str, *args: str) -> dict[str, Any]:
     return dict(json.loads(lines[-1][len("RESULT ") :]))
 
 
-def measure(setting: str, args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
+def measure(
+    setting: str, profile: str, limiter: str, args: argparse.Namespace, workdir: Path
+) -> list[dict[str, Any]]:
     rate, latency = SETTINGS[setting]
     rows: list[dict[str, Any]] = []
     shape: AccountShape | None = None
     plan: list[tuple[str, float, float]] = [(s, rate, rate) for s in args.strategies]
+    if args.previous and "provider" in args.strategies:
+        plan.insert(args.strategies.index("provider") + 1, ("provider@2nd sync", rate, rate))
     if args.half_rate:
         plan.append(("provider@half-rate server", rate, rate / 2))
     for label, client_rate, server_rate in plan:
-        sim = Simulator(args.profile, server_rate, latency, workdir)
-        try:
-            strategy = label.split("@")[0]
-            outcome = run_child(
-                __file__,
-                strategy,
-                "--facts",
-                str(sim.facts_file),
-                "--rate",
-                str(client_rate),
-                "--split",
-                args.split,
+        for _ in range(args.repeat if label.startswith("provider") else 1):
+            sim = Simulator(profile, limiter, server_rate, latency, workdir)
+            try:
+                strategy = label.split("@")[0]
+                extra = ["--previous"] if label == "provider@2nd sync" else []
+                outcome = run_child(
+                    __file__,
+                    strategy,
+                    "--facts",
+                    str(sim.facts_file),
+                    "--rate",
+                    str(client_rate),
+                    "--split",
+                    args.split,
+                    *extra,
+                )
+            finally:
+                sim.stop()
+            if "shape" in outcome and shape is None:
+                shape = AccountShape(**outcome["shape"])
+            rows.append(
+                {
+                    "setting": setting,
+                    "profile": profile,
+                    "limiter": limiter,
+                    "strategy": label,
+                    "rate": client_rate,
+                    "server_rate": server_rate,
+                    "latency": latency,
+                    **outcome,
+                }
             )
-        finally:
-            sim.stop()
-        if "shape" in outcome and shape is None:
-            shape = AccountShape(**outcome["shape"])
-        rows.append(
-            {
-                "setting": setting,
-                "strategy": label,
-                "rate": client_rate,
-                "server_rate": server_rate,
-                "latency": latency,
-                **outcome,
-            }
-        )
+            print(f"  {setting} {profile} {limiter} {label}: {outcome['wall']:.2f}s", file=sys.stderr)
     if shape is None:
         raise RuntimeError("run the provider strategy too: it measures the account's shape")
     for row in rows:
@@ -246,18 +280,19 @@ def measure(setting: str, args: argparse.Namespace, workdir: Path) -> list[dict[
 
 
 HEADER = (
-    "| setting | strategy | R (client/server) | L | calls | min calls | calls/min | wall s | bound s "
-    "| wall/bound | 503s | peak MB |"
+    "| setting | profile | server limiter | strategy | R (client/server) | L | calls | min calls "
+    "| calls/min | longest chain | wall s | bound s | wall/bound | 503s | peak MB |"
 )
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [HEADER, "|" + "---|" * 12]
+    lines = [HEADER, "|" + "---|" * 15]
     for r in rows:
         lines.append(
-            f"| {r['setting']} | {r['strategy']} | {r['rate']:g}/{r['server_rate']:g} "
+            f"| {r['setting']} | {r['profile']} | {r['limiter']} | {r['strategy']} "
+            f"| {r['rate']:g}/{r['server_rate']:g} "
             f"| {r['latency'] * 1000:g} ms | {r['calls']} | {r['minimum_calls']} | {r['calls_ratio']:.3f} "
-            f"| {r['wall']:.1f} | {r['bound']:.1f} "
+            f"| {r['longest_chain']} | {r['wall']:.2f} | {r['bound']:.2f} "
             f"| {r['ratio']:.2f} | {r['status_503']} | {r['peak_mb']:.0f} |"
         )
     return "\n".join(lines)
@@ -268,10 +303,23 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--setting", choices=[*SETTINGS, "both"], default="scaled")
-    parser.add_argument("--profile", default="large")
+    parser.add_argument("--profile", choices=[*PROFILES, "all"], default="large")
+    parser.add_argument(
+        "--limiter",
+        choices=[*LIMITERS, "both"],
+        default="token_bucket",
+        help="how the simulated server counts its rate limit (reference §g.8)",
+    )
     parser.add_argument("--strategies", nargs="+", choices=STRATEGIES, default=list(STRATEGIES))
     parser.add_argument("--split", choices=["never", "by_role", "auto"], default="auto")
     parser.add_argument("--half-rate", action="store_true", help="also run against a server at R/2")
+    parser.add_argument(
+        "--previous",
+        action="store_true",
+        help="also run the provider a second time over its first snapshot "
+        "(splits planned from the previous snapshot's row counts)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each provider row (noise)")
     parser.add_argument("--results", type=Path, help="append the table, command and machine to this file")
     parser.add_argument("--child", choices=STRATEGIES, help=argparse.SUPPRESS)
     parser.add_argument("--facts", help=argparse.SUPPRESS)
@@ -281,11 +329,16 @@ def main() -> None:
         child_main(args)
         return
     settings = list(SETTINGS) if args.setting == "both" else [args.setting]
+    profiles = list(PROFILES) if args.profile == "all" else [args.profile]
+    limiters = list(LIMITERS) if args.limiter == "both" else [args.limiter]
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for setting in settings:
-            rows += measure(setting, args, Path(tmp))
-            print(table([r for r in rows if r["setting"] == setting]), flush=True)
+            for profile in profiles:
+                for limiter in limiters:
+                    done = measure(setting, profile, limiter, args, Path(tmp))
+                    rows += done
+                    print(table(done), flush=True)
     if args.results:
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         machine = f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}"

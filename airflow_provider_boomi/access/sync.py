@@ -20,17 +20,28 @@ a warning in the manifest; what cannot be made exact fails the sync with no snap
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import math
 import queue
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_boomi.access.catalog import RoleSource
 from airflow_provider_boomi.access.roles import PrivilegePolicy, RoleCatalog
+from airflow_provider_boomi.access.sync_rows import (
+    GRANT_TABLE,
+    RowMapper,
+    SyncConsistencyError,
+    account_group_row,
+    describe,
+    missing_fields,
+)
 from airflow_provider_boomi.client import (
     BoomiBadRequestError,
     BoomiClient,
@@ -41,8 +52,7 @@ from airflow_provider_boomi.client import (
     QueryFilter,
     Role,
 )
-from airflow_provider_boomi.dataset import SnapshotStore, SnapshotWriter
-from airflow_provider_boomi.dataset.grant_ids import grant_id, group_entitlement_id, role_entitlement_id
+from airflow_provider_boomi.dataset import SnapshotInfo, SnapshotStore, SnapshotWriter
 from airflow_provider_boomi.dataset.schemas import SYNCED_TABLES
 
 log = logging.getLogger(__name__)
@@ -61,20 +71,17 @@ _CHAINS_FOR: Mapping[str, frozenset[str]] = {
 }
 
 _PAGE_QUEUE_SIZE = 64  # pages in flight between the fetching threads and the writer
+_WRITE_BATCH_ROWS = 2_000  # grant rows buffered per table before they go to the writer
 _PAGE_SIZE = 100  # Boomi's page size: a full page means the chain goes on
 _PROBE_PAGES = 3  # full pages after which the single AccountUserRole chain is split
-_SPLIT_CHAINS = 8  # chains the global-role rows are split into (see split_user_roles)
+_SPLIT_CHAINS = 8  # at most this many chains over shares of the roles (see split_user_roles)
+_SPLIT_HEADROOM = 1.5  # planned from row counts: chains enough for 1.5x (total / largest role)
+_TELLING_FRACTION = 0.05  # shares smaller in the probe's sample do not estimate the total
+_FIRST = math.inf  # priority of the role reads: every grant row waits for the catalog
 
 # Errors that say "this account has no account groups" on a non-primary account (§g.6): 403,
 # or 400/404 "unknown object type", depending on how Boomi answers.
 _GROUPS_UNAVAILABLE = (BoomiPermissionError, BoomiBadRequestError, BoomiNotFoundError)
-
-
-class SyncConsistencyError(RuntimeError):
-    """Boomi's answers contradict themselves or an earlier snapshot; no snapshot was written.
-
-    The message names the open question of the API reference (§g) and the setting to change.
-    """
 
 
 @dataclass(frozen=True)
@@ -94,11 +101,13 @@ class SyncOptions:
             groups fails: groups that vanish behind an error are not silently lost.
         split_user_roles: ``"never"`` reads all AccountUserRole rows in one sequential chain
             (the fewest calls). ``"by_role"`` reads them in up to 8 chains, each over a share of
-            the roles, plus one chain for rows naming roles the Role query did not return, so a
-            long chain cannot become the bottleneck (about half a page more per chain).
-            ``"auto"`` (default) starts the single chain and splits it only after its first
-            three pages all come back full, i.e. when the account has more than 300 global role
-            rows (those three calls are then wasted; smaller accounts keep the single chain).
+            the roles balanced by rows, plus one chain for rows naming roles the Role query did
+            not return, so a long chain cannot become the bottleneck (about half a page more
+            per chain). ``"auto"`` (default) splits when the previous snapshot of the account
+            had more than 300 global-role rows (shares balanced by its rows per role); without
+            one it starts the single chain and splits it only after its first three pages all
+            come back full (those three calls are then wasted, and the shares are balanced by
+            the roles of those 300 rows; smaller accounts keep the single chain).
         on_ignored_filter: every row is checked against the filter of the chain that read it.
             A row outside a split chain's ``roleId`` filter means Boomi ignored the term (§g.1);
             a 400 on it means Boomi refuses it. ``"fallback"`` (default) stops the split chains
@@ -163,25 +172,28 @@ class SyncResult:
         }
 
 
-@dataclass
-class _UserAggregate:
-    user_id: str
-    first_name: str | None
-    last_name: str | None
-    global_roles: int = 0
-    group_roles: int = 0
-    privileged: bool = False
-    privilege_unknown: bool = False
+@dataclass(frozen=True)
+class Previous:
+    """Row counts of the account's latest earlier snapshot, to plan this sync's chains.
 
-    @property
-    def is_privileged(self) -> bool | None:
-        # A user holding a role of unknown privileges is possibly privileged: null, not false.
-        return True if self.privileged else (None if self.privilege_unknown else False)
+    Attributes:
+        groups: account groups it held (``None``: no earlier snapshot read them).
+        role_rows: global-role rows per role id (``None``: not read).
+        group_rows: group-role rows per account group id (``None``: not read).
+    """
+
+    groups: int | None = None
+    role_rows: Mapping[str, int] | None = None
+    group_rows: Mapping[str, int] | None = None
 
 
 @dataclass(eq=False)
 class _Chain:
-    """One sequential query chain: what it reads, and how its rows are checked."""
+    """One sequential query chain: what it reads, and how its rows are checked.
+
+    ``expected_pages`` is what the plan expects it to read (``None``: unknown); the pages it
+    has left are its priority, for a worker thread and for the rate limiter's next slot.
+    """
 
     table: str  # "user_roles", "groups" or "group_roles"
     object_type: str
@@ -189,11 +201,104 @@ class _Chain:
     group_id: str | None = None
     split: bool = False  # one of the role shares of the global-role rows
     probe: bool = False  # the single global-role chain that may ask to be split
+    expected_pages: float | None = None
+    pages_read: int = 0  # written by the one thread reading the chain
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def describe(self) -> str:
         where = f" of group {self.group_id}" if self.group_id else ""
         return f"{self.object_type} chain{where}"
+
+    sampled: _SampledTotal | None = None  # a share planned from the probe's sample
+    fraction: float = 0.0  # of the sampled rows, for a share planned from the sample
+
+    def pages_left(self) -> float:
+        """Estimated pages left, at least one: the plan's estimate (from a previous snapshot's
+        counts), or, beyond it or unknown, as many as read so far (a chain that has gone on long
+        is likely to go on). A share planned from the probe's sample takes the larger of its
+        estimate from the sample and that."""
+        read = float(self.pages_read)
+        if self.sampled is not None:
+            return max(1.0, self.fraction * self.sampled.pages() - read, read)
+        if self.expected_pages is not None and self.expected_pages > read:
+            return max(1.0, self.expected_pages - read)
+        return max(1.0, read)
+
+
+@dataclass(eq=False)
+class _SampledTotal:
+    """The pages of all global-role rows, estimated while the shares planned from the probe's
+    sample read them: a share holding a fraction f of the sample that has read p pages says
+    the rows are about p / f pages. Shares too small in the sample to say much are not asked.
+    So the largest share (Standard User's, on most accounts) is seen to be long early and gets
+    the next slot first, though the sample did not tell how long the rows are."""
+
+    prior_pages: float
+    shares: list[_Chain] = field(default_factory=list)
+
+    def add(self, chain: _Chain, fraction: float) -> None:
+        chain.sampled, chain.fraction = self, fraction
+        self.shares.append(chain)
+
+    def pages(self) -> float:
+        told = [c.pages_read / c.fraction for c in self.shares if c.fraction >= _TELLING_FRACTION]
+        return max([self.prior_pages, *told])
+
+
+# ---- messages from the fetching threads to the writer thread ---------------------------------
+# Every chain or task ends with exactly one terminal message; _Page and _Restart are not.
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    chain: _Chain
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Restart:
+    """The chain's page token was refused (§g.7); it starts again from its first page."""
+
+    chain: _Chain
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    chain: _Chain
+
+
+@dataclass(frozen=True, slots=True)
+class _Cancelled:
+    chain: _Chain
+
+
+@dataclass(frozen=True, slots=True)
+class _SplitWanted:
+    """The probe's first pages were all full: split the chain; ``sample`` are those rows."""
+
+    chain: _Chain
+    sample: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _CatalogRead:
+    catalog: RoleCatalog
+
+
+@dataclass(frozen=True, slots=True)
+class _RoleRead:
+    role_id: str
+    role: Role | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    chain: _Chain | None  # None: a role read
+    error: BaseException
+
+
+_Message = _Page | _Restart | _Done | _Cancelled | _SplitWanted | _CatalogRead | _RoleRead | _Failed
 
 
 @dataclass
@@ -240,17 +345,60 @@ class _Progress:
 class _Checks:
     """What the self-checks dropped, reported once in the manifest's warnings."""
 
-    duplicates: dict[str, int] = field(default_factory=dict)  # table -> rows read again
     outside: dict[str, int] = field(default_factory=dict)  # chain description -> rows
     other_accounts: int = 0
     restarts: list[str] = field(default_factory=list)
 
 
-class _SyncRun:
-    """One sync: fetch threads put messages on a queue; the calling thread writes the tables.
+def balanced_shares(weights: Mapping[str, float], chains: int) -> list[list[str]]:
+    """Split role ids into at most ``chains`` shares of about equal weight (rows).
 
-    Messages are ``(kind, chain, payload)``; every chain ends with exactly one terminal message
-    (``done``, ``error``, ``split`` or ``cancelled``), so ``running`` counts what is in flight.
+    Largest first, each to the lightest share (ties: the share with fewer roles), so a role
+    heavier than an even share sits alone and the others are spread over the rest. Every role
+    lands in exactly one share; empty shares are dropped.
+    """
+    chains = max(1, min(chains, len(weights)))
+    heap: list[tuple[float, int, int]] = [(0.0, 0, i) for i in range(chains)]
+    shares: list[list[str]] = [[] for _ in range(chains)]
+    for role_id in sorted(weights, key=lambda r: (-weights[r], r)):
+        load, count, i = heapq.heappop(heap)
+        shares[i].append(role_id)
+        heapq.heappush(heap, (load + weights[role_id], count + 1, i))
+    return [share for share in shares if share]
+
+
+def split_plan(
+    role_ids: Sequence[str], rows_per_role: Mapping[str, float], *, from_counts: bool
+) -> tuple[list[list[str]], list[float]]:
+    """The role shares of the split global-role chains and the pages each is expected to read.
+
+    ``rows_per_role``: a previous snapshot's rows per role (``from_counts``), or the roles of the
+    probe's sample rows. From counts, only as many chains as shorten the longest one (a role's
+    own rows cannot be split) with some headroom; from a sample, the full number, since 300
+    rows say little about the rest. A role without rows weighs a little, so such roles spread.
+    """
+    weights = {r: float(rows_per_role.get(r, 0)) + 0.5 for r in role_ids}
+    total, heaviest = sum(weights.values()), max(weights.values(), default=1.0)
+    chains = _SPLIT_CHAINS
+    if from_counts:
+        chains = min(_SPLIT_CHAINS, max(2, math.ceil(_SPLIT_HEADROOM * total / heaviest)))
+    shares = balanced_shares(weights, chains)
+    expected = [sum(weights[r] for r in share) / _PAGE_SIZE for share in shares]
+    if not from_counts:
+        # A sample gives relative sizes only: scale them to a chain long enough to be worth
+        # splitting (the probe's pages times the chains), so the largest share starts first,
+        # and every share to at least the probe's pages: the rows are more than the probe read,
+        # and a share of roles the sample missed is not known to be short.
+        scale = _PROBE_PAGES * _SPLIT_CHAINS * _PAGE_SIZE / max(total, 1.0)
+        expected = [max(float(_PROBE_PAGES), e * scale) for e in expected]
+    return shares, expected
+
+
+class _SyncRun:
+    """One sync: fetch threads put typed messages on a queue; the calling thread writes the tables.
+
+    Every chain or task ends with exactly one terminal message, so ``running`` counts what is in
+    flight. Work waits in a heap: a free worker takes the chain with the most pages left.
     """
 
     def __init__(
@@ -258,17 +406,20 @@ class _SyncRun:
         client: BoomiClient,
         writer: SnapshotWriter,
         options: SyncOptions,
-        previous_groups: int | None,
+        previous: Previous,
     ) -> None:
         self.client = client
         self.writer = writer
         self.options = options
-        self.previous_groups = previous_groups
+        self.previous = previous
         self.account_id = client.config.account_id
         self.chains: frozenset[str] = frozenset().union(*(_CHAINS_FOR[r] for r in options.resources))
-        self.pages: queue.Queue[tuple[str, Any, Any]] = queue.Queue(maxsize=_PAGE_QUEUE_SIZE)
+        self.pages: queue.Queue[_Message] = queue.Queue(maxsize=_PAGE_QUEUE_SIZE)
         self.cancelled = threading.Event()
         self.pool = ThreadPoolExecutor(max_workers=options.max_workers, thread_name_prefix="boomi-sync")
+        self._work: list[tuple[float, int, Callable[[], None]]] = []  # heap: (-priority, order, job)
+        self._work_lock = threading.Lock()
+        self._order = itertools.count()
         self.running = 0
         self.progress = _Progress(client, options.progress_interval)
         self.warnings: list[str] = []
@@ -278,62 +429,75 @@ class _SyncRun:
         self.catalog: RoleCatalog | None = None
         self.groups: dict[str, Mapping[str, Any]] = {}
         self.account_groups_available = "groups" in self.chains
-        self.users: dict[str, _UserAggregate] = {}
-        self.split_requested = False
+        self.mapper = RowMapper()
+        self.split_sample: list[dict[str, Any]] | None = None  # the probe asked for a split
         self.split_chains: list[_Chain] = []
         self.fell_back = False
-        self.pending_grants: list[tuple[_Chain, list[Mapping[str, Any]]]] = []  # before the catalog
+        self.pending_grants: list[tuple[_Chain, list[dict[str, Any]]]] = []  # before the catalog
         self.waiting_for_role: dict[str, list[tuple[_Chain, Mapping[str, Any]]]] = {}
-        self.seen_ids: dict[str, set[str]] = {"user_roles": set(), "group_roles": set()}
-        self.grant_owner: dict[str, str] = {}  # grant id -> Boomi id, to catch two rows for one grant
-        self.unknown_groups: dict[str, int] = {}
         self.checks = _Checks()
         self._rows: dict[str, list[dict[str, Any]]] = {}  # grant rows of the page being written
         self._table_writers: dict[str, Any] = {}
 
     # ---- fetching (worker threads) -------------------------------------------------------
 
-    def _start(self, chain: _Chain) -> None:
+    def _schedule(self, priority: float, job: Callable[[], None]) -> None:
+        """Queue ``job``; the next free worker runs the queued job of highest priority."""
         self.running += 1
-        self.pool.submit(self._fetch, chain)
+        with self._work_lock:
+            heapq.heappush(self._work, (-priority, next(self._order), job))
+        self.pool.submit(self._run_next)
 
-    def _submit(self, kind: str, key: Any, work: Any) -> None:
-        """Run ``work()`` on the pool and hand its answer to the writer as ``(kind, key, answer)``."""
-        self.running += 1
+    def _run_next(self) -> None:
+        with self._work_lock:
+            _, _, job = heapq.heappop(self._work)
+        job()
+
+    def _start(self, chain: _Chain) -> None:
+        self._schedule(chain.pages_left(), lambda: self._fetch(chain))
+
+    def _submit_roles(self, work: Callable[[], _Message]) -> None:
+        """Read roles on the pool, first of all: every grant row waits for the catalog."""
 
         def task() -> None:
             try:
-                self._put((kind, key, work()))
+                with self.client.limiter.priority(_FIRST):
+                    message = work()
             except BaseException as exc:
-                self._put(("error", key, exc))
+                message = _Failed(None, exc)
+            self._put(message)
 
-        self.pool.submit(task)
+        self._schedule(_FIRST, task)
 
-    def _put(self, item: tuple[str, Any, Any]) -> None:
+    def _put(self, message: _Message) -> None:
         # A bounded put that gives up when the run is cancelled, so no thread blocks forever
         # on a writer that has stopped reading.
         while not self.cancelled.is_set():
             try:
-                self.pages.put(item, timeout=0.2)
+                self.pages.put(message, timeout=0.2)
                 return
             except queue.Full:
                 continue
 
     def _fetch(self, chain: _Chain) -> None:
         try:
-            self._put(self._read_chain(chain))
+            with self.client.limiter.priority(chain.pages_left):
+                message = self._read_chain(chain)
         except BaseException as exc:  # handed to the writer thread, which decides
-            self._put(("error", chain, exc))
+            message = _Failed(chain, exc)
+        self._put(message)
 
-    def _read_chain(self, chain: _Chain) -> tuple[str, _Chain, Any]:
+    def _read_chain(self, chain: _Chain) -> _Message:
         """Put the chain's pages; return its terminal message."""
         restarts = 0
         while True:
             probed: list[list[dict[str, Any]]] = []
+            chain.pages_read = 0
             try:
                 for page in self.client.query_pages(chain.object_type, chain.query_filter):
+                    chain.pages_read += 1
                     if self.cancelled.is_set() or chain.cancelled.is_set():
-                        return ("cancelled", chain, None)
+                        return _Cancelled(chain)
                     if chain.probe:
                         # Hold the first pages back: if they are all full, the chain is long enough
                         # to be the bottleneck, and the writer thread restarts it split by role
@@ -341,11 +505,11 @@ class _SyncRun:
                         probed.append(page)
                         if len(page) < _PAGE_SIZE or len(probed) < _PROBE_PAGES:
                             continue
-                        return ("split", chain, None)
-                    self._put(("page", chain, page))
+                        return _SplitWanted(chain, [row for p in probed for row in p])
+                    self._put(_Page(chain, page))
                 for page in probed:  # a short chain: keep what the probe read
-                    self._put(("page", chain, page))
-                return ("done", chain, None)
+                    self._put(_Page(chain, page))
+                return _Done(chain)
             except BoomiQueryTokenError as exc:
                 # The token was used up by an attempt whose answer was lost, or it expired
                 # (§g.7): the chain starts again; rows read twice are dropped by their Boomi id.
@@ -357,33 +521,33 @@ class _SyncRun:
                         "Reference §g.7: raise max_chain_restarts or lower the load on the account"
                     ) from exc
                 restarts += 1
-                self._put(("restart", chain, str(exc)))
+                self._put(_Restart(chain, str(exc)))
 
     # ---- the writer thread ---------------------------------------------------------------
 
+    def _previous_user_role_rows(self) -> int | None:
+        counts = self.previous.role_rows
+        return sum(counts.values()) if counts is not None else None
+
     def run(self) -> None:
         if "roles" in self.chains:
-            self._submit("catalog", None, self.roles.read)
-        if "user_roles" in self.chains and self.options.split_user_roles != "by_role":
-            self._start(
-                _Chain(
-                    "user_roles",
-                    "AccountUserRole",
-                    self._account_filter(),
-                    probe=self.options.split_user_roles == "auto",
-                )
-            )
+            self._submit_roles(lambda: _CatalogRead(self.roles.read()))
+        if "user_roles" in self.chains:
+            self._start_user_roles()
         if "groups" in self.chains:
-            self._start(_Chain("groups", "AccountGroup", None))
+            self._start(_Chain("groups", "AccountGroup", None, expected_pages=self._group_pages()))
         try:
             while self.running:
                 try:
-                    kind, key, payload = self.pages.get(timeout=self.options.progress_interval)
+                    message = self.pages.get(timeout=self.options.progress_interval)
                 except queue.Empty:
                     self.progress.log("progress")
                     continue
-                self._handle(kind, key, payload)
+                self._handle(message)
             self._finish_tables()
+            # What the checks remembered is not needed to commit: free it before the writer
+            # computes grant_changes (the sync's peak memory).
+            self.mapper.release()
         finally:
             self.cancelled.set()
             self.pool.shutdown(wait=True, cancel_futures=True)
@@ -391,44 +555,70 @@ class _SyncRun:
                 table_writer.close()
             self._table_writers.clear()
 
+    def _group_pages(self) -> float | None:
+        if self.previous.groups is None:
+            return None
+        return max(1.0, self.previous.groups / _PAGE_SIZE)
+
+    def _start_user_roles(self) -> None:
+        mode = self.options.split_user_roles
+        rows = self._previous_user_role_rows()
+        if mode == "by_role" or (mode == "auto" and rows is not None and rows > _PROBE_PAGES * _PAGE_SIZE):
+            # Split once the roles are known (planned from the previous snapshot's counts).
+            self.split_sample = []
+            return
+        self._start(
+            _Chain(
+                "user_roles",
+                "AccountUserRole",
+                self._account_filter(),
+                probe=mode == "auto",
+                expected_pages=None if rows is None else max(1.0, rows / _PAGE_SIZE),
+            )
+        )
+
     def _account_filter(self) -> QueryFilter:
         return QueryFilter.equals("accountId", self.account_id)
 
-    def _handle(self, kind: str, key: Any, payload: Any) -> None:
-        if kind == "page":
-            self._page(key, payload)
-            return
-        if kind == "restart":
-            self.checks.restarts.append(f"{key.describe()}: {payload}")
-            log.warning("Boomi sync: %s restarted from its first page: %s", key.describe(), payload)
-            return
+    def _handle(self, message: _Message) -> None:
+        match message:
+            case _Page(chain, rows):
+                self._page(chain, rows)
+                return
+            case _Restart(chain, reason):
+                self.checks.restarts.append(f"{chain.describe()}: {reason}")
+                log.warning("Boomi sync: %s restarted from its first page: %s", chain.describe(), reason)
+                return
         self.running -= 1
-        if kind == "catalog":
-            self._catalog_ready(payload)
-        elif kind == "role":
-            self._role_read(key, payload)
-        elif kind == "done":
-            if key.table == "groups" and not self.groups:
-                # Zero groups: a non-primary account (the C1 connector's "empty results").
-                self.account_groups_available = False
-                if self.previous_groups:
-                    self.warnings.append(
-                        f"AccountGroup query returned no group, but the previous snapshot has "
-                        f"{self.previous_groups}: check that the groups were deleted in Boomi"
-                    )
-        elif kind == "split":
-            self.split_requested = True
-            if self.catalog is not None:
-                self._start_user_role_chains_by_role()
-        elif kind == "error":
-            self._chain_failed(key, payload)
-        # "cancelled": nothing more to do
+        match message:
+            case _CatalogRead(catalog):
+                self._catalog_ready(catalog)
+            case _RoleRead(role_id, role):
+                self._role_read(role_id, role)
+            case _Done(chain):
+                if chain.table == "groups" and not self.groups:
+                    # Zero groups: a non-primary account (the C1 connector's "empty results").
+                    self.account_groups_available = False
+                    if self.previous.groups:
+                        self.warnings.append(
+                            f"AccountGroup query returned no group, but the previous snapshot has "
+                            f"{self.previous.groups}: check that the groups were deleted in Boomi"
+                        )
+            case _SplitWanted(_, sample):
+                self.split_sample = sample
+                if self.catalog is not None:
+                    self._start_user_role_chains_by_role()
+            case _Failed(failed, error):
+                self._chain_failed(failed, error)
+            case _Cancelled():
+                pass
 
-    def _page(self, chain: _Chain, page: list[Mapping[str, Any]]) -> None:
+    def _page(self, chain: _Chain, page: list[dict[str, Any]]) -> None:
         self.progress.page(chain.table, len(page))
         if chain.table == "groups":
-            for group in page:
-                self._add_group(group)
+            rows = [row for row in map(self._add_group, page) if row is not None]
+            if rows and "account_groups" in self.options.resources:
+                self._table("account_groups").write_batch(rows)
         elif self.catalog is None and "roles" in self.chains:
             self.pending_grants.append((chain, page))
         else:
@@ -438,9 +628,7 @@ class _SyncRun:
         self.catalog = catalog
         if "roles" in self.options.resources:
             self._table("roles").write_batch([r.as_row() for r in catalog.roles.values()])
-        if "user_roles" in self.chains and (
-            self.options.split_user_roles == "by_role" or self.split_requested
-        ):
+        if "user_roles" in self.chains and self.split_sample is not None:
             self._start_user_role_chains_by_role()
         for chain, page in self.pending_grants:
             self._write_grants(chain, page)
@@ -455,12 +643,12 @@ class _SyncRun:
             self._write_grant(chain, raw)
         self._flush_rows()
 
-    def _chain_failed(self, chain: Any, exc: BaseException) -> None:
-        if isinstance(chain, _Chain) and chain.table == "groups" and isinstance(exc, _GROUPS_UNAVAILABLE):
+    def _chain_failed(self, chain: _Chain | None, exc: BaseException) -> None:
+        if chain is not None and chain.table == "groups" and isinstance(exc, _GROUPS_UNAVAILABLE):
             self._groups_unavailable(exc)
             return
         if (
-            isinstance(chain, _Chain)
+            chain is not None
             and chain.split
             and isinstance(exc, BoomiBadRequestError)
             and not isinstance(exc, BoomiQueryTokenError)
@@ -474,10 +662,10 @@ class _SyncRun:
         if self.groups:
             # Refused after some groups were read: not "no groups here" but a broken chain.
             raise exc
-        if self.previous_groups:
+        if self.previous.groups:
             raise SyncConsistencyError(
                 f"AccountGroup query failed with HTTP {status}, but the previous snapshot of account "
-                f"{self.account_id} has {self.previous_groups} account group(s): refusing to write a "
+                f"{self.account_id} has {self.previous.groups} account group(s): refusing to write a "
                 "snapshot that silently loses them. Check the API user's privileges (reference §g.6); "
                 f"Boomi said: {exc}"
             ) from exc
@@ -495,23 +683,48 @@ class _SyncRun:
         assert self.catalog is not None
         account = self._account_filter()
         role_ids = sorted(self.catalog.roles)
-        # A few chains, each over a share of the roles, cut the long chain to a fraction while
-        # adding only about half a page per chain (one chain per role would add half a page per
-        # role: 30 calls for 60 roles).
-        chains = min(_SPLIT_CHAINS, len(role_ids))
-        for i in range(chains):
-            share = [QueryFilter.equals("roleId", role_id) for role_id in role_ids[i::chains]]
-            roles = share[0] if len(share) == 1 else QueryFilter.any_of(*share)
-            self.split_chains.append(
-                _Chain("user_roles", "AccountUserRole", QueryFilter.all_of(account, roles), split=True)
+        # A few chains, each over a share of the roles balanced by rows, cut the long chain to
+        # the largest role's rows while adding only about half a page per chain (one chain per
+        # role would add half a page per role: 30 calls for 60 roles).
+        counts = self.previous.role_rows
+        if counts is not None:
+            shares, expected = split_plan(role_ids, counts, from_counts=True)
+        else:
+            sample: dict[str, float] = {}
+            for row in self.split_sample or ():
+                role_id = str(row.get("roleId"))
+                sample[role_id] = sample.get(role_id, 0) + 1
+            shares, expected = split_plan(role_ids, sample, from_counts=False)
+        # Planned from a sample, the shares' sizes are fractions of a total nobody knows yet:
+        # it is estimated from what the shares read as they go (see _SampledTotal).
+        sampled = _SampledTotal(sum(expected)) if counts is None else None
+        for share, pages in zip(shares, expected, strict=True):
+            terms = [QueryFilter.equals("roleId", role_id) for role_id in share]
+            roles = terms[0] if len(terms) == 1 else QueryFilter.any_of(*terms)
+            chain = _Chain(
+                "user_roles",
+                "AccountUserRole",
+                QueryFilter.all_of(account, roles),
+                split=True,
+                expected_pages=max(1.0, pages),
             )
+            if sampled is not None:
+                sampled.add(chain, pages / sampled.prior_pages)
+            self.split_chains.append(chain)
         # Rows naming a role the Role query did not return would be missed by those chains;
         # one more chain for "none of the known roles" keeps the snapshot complete.
         others = [QueryFilter.not_equals("roleId", role_id) for role_id in role_ids]
         self.split_chains.append(
-            _Chain("user_roles", "AccountUserRole", QueryFilter.all_of(account, *others), split=True)
+            _Chain(
+                "user_roles",
+                "AccountUserRole",
+                QueryFilter.all_of(account, *others),
+                split=True,
+                expected_pages=1.0,
+            )
         )
-        for chain in self.split_chains:
+        # The longest first: a free worker takes the chain with the most pages left anyway.
+        for chain in sorted(self.split_chains, key=lambda c: -c.pages_left()):
             self._start(chain)
 
     def _fall_back(self, reason: str) -> None:
@@ -535,47 +748,37 @@ class _SyncRun:
             "split_user_roles='never' to skip the split for this account"
         )
         log.warning("Boomi sync: %s", self.warnings[-1])
-        self._start(_Chain("user_roles", "AccountUserRole", self._account_filter()))
+        rows = self._previous_user_role_rows()
+        self._start(
+            _Chain(
+                "user_roles",
+                "AccountUserRole",
+                self._account_filter(),
+                expected_pages=None if rows is None else max(1.0, rows / _PAGE_SIZE),
+            )
+        )
 
-    def _add_group(self, group: Mapping[str, Any]) -> None:
+    def _add_group(self, group: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Remember a group, start its chain, and return its table row (``None``: seen before)."""
         group_id = group.get("id")
         if not group_id or group_id in self.groups:
-            return
+            return None
         self.groups[str(group_id)] = group
-        if "account_groups" in self.options.resources:
-            self._table("account_groups").write_batch(
-                [
-                    {
-                        "account_group_id": str(group_id),
-                        "name": group.get("name"),
-                        "default_group": _as_bool(group.get("defaultGroup")),
-                        "auto_subscribe_alert_level": group.get("autoSubscribeAlertLevel"),
-                    }
-                ]
-            )
         if "group_roles" in self.chains:
+            counts = self.previous.group_rows
+            expected = None if counts is None else max(1.0, counts.get(str(group_id), 0) / _PAGE_SIZE)
             self._start(
                 _Chain(
                     "group_roles",
                     "AccountGroupUserRole",
                     QueryFilter.equals("accountGroupId", str(group_id)),
                     group_id=str(group_id),
+                    expected_pages=expected,
                 )
             )
+        return account_group_row(group)
 
     # ---- rows ----------------------------------------------------------------------------
-
-    def _user(self, row: Mapping[str, Any]) -> _UserAggregate:
-        # Keyed by Boomi's spelling: a server that matches user ids case-sensitively (§g.4) can
-        # hold two users whose ids differ only in case, and they are two users.
-        user_id = str(row["userId"])
-        user = self.users.get(user_id)
-        if user is None:
-            user = self.users[user_id] = _UserAggregate(user_id, row.get("firstName"), row.get("lastName"))
-        else:
-            user.first_name = user.first_name or row.get("firstName")
-            user.last_name = user.last_name or row.get("lastName")
-        return user
 
     def _admitted(self, chain: _Chain, raw: Mapping[str, Any]) -> bool:
         """Whether a row belongs to the chain that read it (§g.1, §g.5)."""
@@ -592,85 +795,50 @@ class _SyncRun:
             self._fall_back(f"a row of role {role_id} came back from a chain that did not ask for it")
         return False
 
-    def _write_grants(self, chain: _Chain, page: list[Mapping[str, Any]]) -> None:
+    def _write_grants(self, chain: _Chain, page: list[dict[str, Any]]) -> None:
         for raw in page:
             self._write_grant(chain, raw)
         self._flush_rows()
 
     def _write_grant(self, chain: _Chain, raw: Mapping[str, Any]) -> None:
-        user_id, role_id, boomi_id = raw.get("userId"), raw.get("roleId"), raw.get("id")
-        if not user_id or not role_id or not boomi_id:
-            self.warnings.append(
-                f"skipped a {chain.table} row without userId, roleId or id: {_describe(raw)}"
-            )
+        if missing_fields(raw):
+            self.warnings.append(f"skipped a {chain.table} row without userId, roleId or id: {describe(raw)}")
             return
         if not self._admitted(chain, raw):
             return
         assert self.catalog is not None or "roles" not in self.chains
-        role_id = str(role_id)
+        role_id = str(raw["roleId"])
         if self.catalog is not None and role_id not in self.catalog and "roles" in self.chains:
             # A role Role/query did not list (§g.2): read it before writing its grants, so the
             # grant carries the role's name and the user's privilege is not guessed.
             waiting = self.waiting_for_role.setdefault(role_id, [])
             if not waiting:
-                self._submit("role", role_id, lambda: self.roles.fetch(role_id))
+                self._submit_roles(lambda: _RoleRead(role_id, self.roles.fetch(role_id)))
             waiting.append((chain, raw))
             return
-        seen = self.seen_ids[chain.table]
-        if str(boomi_id) in seen:
-            self.checks.duplicates[chain.table] = self.checks.duplicates.get(chain.table, 0) + 1
-            return
-        seen.add(str(boomi_id))
-        self._rows.setdefault(chain.table, []).append(self._grant_row(chain, raw, str(user_id), role_id))
-
-    def _grant_row(self, chain: _Chain, raw: Mapping[str, Any], user_id: str, role_id: str) -> dict[str, Any]:
-        user = self._user(raw)
-        info = self.catalog.get(role_id) if self.catalog is not None else None
-        if info is not None and info.is_privileged:
-            user.privileged = True
-        elif info is None or info.is_privileged is None:
-            user.privilege_unknown = True
-        role_name = info.name if info is not None else None
-        boomi_id = str(raw["id"])
-        if chain.table == "user_roles":
-            user.global_roles += 1
-            row = {
-                "grant_id": grant_id(role_entitlement_id(role_id), user_id),
-                "boomi_id": boomi_id,
-                "user_id": user_id,
-                "role_id": role_id,
-                "role_name": role_name,
-            }
+        kind: Literal["user_roles", "group_roles"] = (
+            "user_roles" if chain.table == "user_roles" else "group_roles"
+        )
+        role = self.catalog.get(role_id) if self.catalog is not None else None
+        if kind == "user_roles":
+            row = self.mapper.grant(kind, raw, role)
         else:
             group_id = str(raw.get("accountGroupId") or chain.group_id)
-            group = self.groups.get(group_id)
-            if group is None:
-                self.unknown_groups[group_id] = self.unknown_groups.get(group_id, 0) + 1
-            user.group_roles += 1
-            row = {
-                "grant_id": grant_id(group_entitlement_id(group_id, role_id), user_id),
-                "boomi_id": boomi_id,
-                "user_id": user_id,
-                "account_group_id": group_id,
-                "account_group_name": group.get("name") if group else None,
-                "role_id": role_id,
-                "role_name": role_name,
-            }
-        owner = self.grant_owner.setdefault(str(row["grant_id"]), boomi_id)
-        if owner != boomi_id:
-            raise SyncConsistencyError(
-                f"two different Boomi rows ({owner}, {boomi_id}) are the same grant {row['grant_id']}: "
-                "the snapshot would hold it twice. Boomi's answers contradict each other; no snapshot was "
-                "written"
-            )
-        return row
+            row = self.mapper.grant(kind, raw, role, group_id=group_id, group=self.groups.get(group_id))
+        if row is not None:
+            self._rows.setdefault(kind, []).append(row)
 
-    def _flush_rows(self) -> None:
+    def _flush_rows(self, *, final: bool = False) -> None:
+        """Write the buffered grant rows of a table once there are enough for one batch.
+
+        A batch of a few thousand rows costs the writer one validation instead of one per page.
+        """
         for kind, rows in self._rows.items():
-            table = "user_role_grants" if kind == "user_roles" else "group_role_grants"
-            if rows and table in self.options.resources:
-                self._table(table).write_batch(rows)
-        self._rows.clear()
+            if rows and (final or len(rows) >= _WRITE_BATCH_ROWS):
+                table = GRANT_TABLE[kind]
+                if table in self.options.resources:
+                    self._table(table).write_batch(rows)
+                rows.clear()
 
     def _table(self, name: str) -> Any:
         table_writer = self._table_writers.get(name)
@@ -680,22 +848,9 @@ class _SyncRun:
 
     def _finish_tables(self) -> None:
         assert not self.waiting_for_role and not self.pending_grants, "rows left unwritten"
+        self._flush_rows(final=True)
         if "users" in self.options.resources:
-            self._table("users").write_batch(
-                [
-                    {
-                        "user_id": u.user_id,
-                        "email": u.user_id.lower(),
-                        "first_name": u.first_name,
-                        "last_name": u.last_name,
-                        "global_role_count": u.global_roles,
-                        "group_role_count": u.group_roles,
-                        "is_privileged": u.is_privileged,
-                        "is_account_member": u.global_roles > 0,
-                    }
-                    for u in self.users.values()
-                ]
-            )
+            self._table("users").write_batch(list(self.mapper.user_rows()))
         # Tables with no rows still exist in the snapshot, with their exact schema.
         for table in self.options.resources:
             self._table(table).write_batch([])
@@ -711,7 +866,7 @@ class _SyncRun:
                     f"{len(unknown)} role(s) have unknown privileges (is_privileged null, treated as "
                     f"possibly privileged): {', '.join(unknown[:20])}"
                 )
-        for group_id, count in sorted(self.unknown_groups.items()):
+        for group_id, count in sorted(self.mapper.unknown_groups.items()):
             self.warnings.append(
                 f"{count} group-role row(s) name account group {group_id}, "
                 "which the AccountGroup query did not return"
@@ -726,50 +881,74 @@ class _SyncRun:
                 f"{where}: {count} row(s) outside the chain's filter were returned and not written "
                 "(Boomi ignored a filter term; reference §g.1)"
             )
-        for table, count in sorted(self.checks.duplicates.items()):
+        for table, count in sorted(self.mapper.duplicates.items()):
             self.warnings.append(
                 f"{table}: {count} row(s) read more than once were written once (same Boomi id)"
             )
         self.warnings.extend(
             f"restarted after a refused page token (§g.7): {r}" for r in self.checks.restarts
         )
-        spellings: dict[str, list[str]] = {}
-        for user_id in self.users:
-            spellings.setdefault(user_id.lower(), []).append(user_id)
-        for ids in spellings.values():
-            if len(ids) > 1:
-                self.warnings.append(
-                    f"user ids {', '.join(sorted(ids))} differ only in case: Boomi holds them as separate "
-                    "users (reference §g.4); their email column is the same"
-                )
-        only_groups = sum(1 for u in self.users.values() if u.global_roles == 0)
+        for ids in self.mapper.case_collisions():
+            self.warnings.append(
+                f"user ids {', '.join(ids)} differ only in case: Boomi holds them as separate "
+                "users (reference §g.4); their email column is the same"
+            )
+        only_groups = sum(1 for u in self.mapper.users.values() if u.global_roles == 0)
         if only_groups and "users" in self.options.resources:
             log.info(
                 "Boomi sync: %d user(s) hold only account-group roles (is_account_member false)", only_groups
             )
 
 
-def _as_bool(value: Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    return str(value).strip().lower() == "true"
+def _previous(
+    output_path: Any, storage_options: dict[str, Any] | None, client: BoomiClient, options: SyncOptions
+) -> Previous:
+    """Row counts of the latest earlier snapshot of the account, for planning (§5 of DESIGN).
 
-
-def _describe(raw: Mapping[str, Any]) -> str:
-    return ", ".join(
-        f"{k}={v!r}" for k, v in raw.items() if k in ("id", "userId", "roleId", "accountGroupId")
-    )
-
-
-def _previous_group_count(
-    output_path: Any, storage_options: dict[str, Any] | None, client: BoomiClient
-) -> int | None:
-    """Account groups in the latest earlier snapshot that read them (``None``: no such snapshot)."""
+    The group count guards against groups vanishing behind an error; the per-role and
+    per-group row counts only plan the chains, so a snapshot that cannot be read for them
+    plans nothing (logged), it never fails the sync.
+    """
     store = SnapshotStore(output_path, storage_options=storage_options)
-    for info in reversed(store.snapshots(client.config.account_id)):
-        if "account_groups" in info.row_counts:
-            return int(info.row_counts["account_groups"])
-    return None
+    snapshots = store.snapshots(client.config.account_id)
+    groups = next(
+        (
+            int(i.row_counts["account_groups"])
+            for i in reversed(snapshots)
+            if "account_groups" in i.row_counts
+        ),
+        None,
+    )
+    if not snapshots:
+        return Previous(groups=groups)
+    latest = snapshots[-1]
+    chains = frozenset().union(*(_CHAINS_FOR[r] for r in options.resources))
+    role_rows = group_rows = None
+    try:
+        if (
+            "user_roles" in chains
+            and options.split_user_roles != "never"
+            and "user_role_grants" in latest.row_counts
+        ):
+            role_rows = _count_by(store, latest, "user_role_grants", "role_id")
+        if "group_roles" in chains and "group_role_grants" in latest.row_counts:
+            group_rows = _count_by(store, latest, "group_role_grants", "account_group_id")
+    except Exception as exc:  # planning only: a sync without a plan is slower, never wrong
+        log.warning(
+            "Boomi sync: could not read the previous snapshot's row counts (%s); planning without", exc
+        )
+    return Previous(groups=groups, role_rows=role_rows, group_rows=group_rows)
+
+
+def _count_by(store: SnapshotStore, info: SnapshotInfo, table: str, column: str) -> dict[str, int]:
+    """Rows per value of one column of a table of a snapshot (read as one Arrow column)."""
+    values = store.read_table(info.account_id, info.sync_id, table, columns=[column]).column(column)
+    counts: dict[str, int] = {}
+    for chunk in values.chunks:
+        for value in chunk.to_pylist():
+            if value is not None:
+                counts[value] = counts.get(value, 0) + 1
+    return counts
 
 
 def sync_account(
@@ -791,7 +970,7 @@ def sync_account(
     writer = SnapshotWriter(
         output_path, client.config.account_id, sync_id=sync_id, storage_options=storage_options
     )
-    run = _SyncRun(client, writer, options, _previous_group_count(output_path, storage_options, client))
+    run = _SyncRun(client, writer, options, _previous(output_path, storage_options, client, options))
     log.info(
         "Boomi sync of account %s started: sync_id %s, tables %s",
         client.config.account_id,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+import time
 
 import pytest
 
 from airflow_provider_boomi.client import RateLimiter, limiter_for
-from airflow_provider_boomi.client.ratelimit import MIN_RATE
+from airflow_provider_boomi.client.ratelimit import FORGIVE_AFTER, MIN_RATE, REPEAT_WINDOW
 
 
 class FakeClock:
@@ -39,7 +40,7 @@ def grant_times(lim: RateLimiter, clock: FakeClock, n: int) -> list[float]:
 
 def test_even_spacing_without_margin() -> None:
     clock = FakeClock()
-    lim = limiter(10, clock, safety_margin=0.0)
+    lim = limiter(10, clock, safety_margin=0.0, window_margin=0.0)
     times = grant_times(lim, clock, 21)
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert times[0] == 1000.0  # the first request goes at once
@@ -59,7 +60,7 @@ def test_never_more_than_rate_in_any_closed_one_second_window(rate: float) -> No
 
 def test_idle_time_does_not_build_a_burst() -> None:
     clock = FakeClock()
-    lim = limiter(10, clock, safety_margin=0.0)
+    lim = limiter(10, clock, safety_margin=0.0, window_margin=0.0)
     lim.acquire()
     clock.now += 60
     assert lim.acquire() == 0.0
@@ -116,16 +117,11 @@ def test_recovery_five_percent_per_second() -> None:
     clock = FakeClock()
     lim = limiter(10, clock)
     lim.on_throttled()
-    assert lim.current_rate == 5
-    clock.now += 0.5
-    lim.on_success()
-    assert lim.current_rate == 5  # not yet a second of success
-    clock.now += 0.5
-    lim.on_success()
-    assert lim.current_rate == pytest.approx(5.5)
     clock.now += 1.0
-    lim.on_success()
-    assert lim.current_rate == pytest.approx(6.0)
+    lim.on_throttled()  # a repeat: not forgiven
+    clock.now += 1.0
+    lim.on_success()  # fast recovery up to 90% of the pace throttled last (5)
+    assert lim.current_rate == pytest.approx(3.0)
     clock.now += 300
     lim.on_success()
     assert lim.current_rate == 10  # capped at the configured rate
@@ -134,16 +130,18 @@ def test_recovery_five_percent_per_second() -> None:
 def test_recovery_slows_near_the_rate_that_was_throttled() -> None:
     clock = FakeClock()
     lim = limiter(10, clock)
-    lim.on_throttled()  # throttled at 10: fast recovery up to 9
-    clock.now += 8
+    lim.on_throttled()
+    clock.now += 1
+    lim.on_throttled()  # a repeat, throttled at 5: 2.5, fast recovery up to 4.5
+    clock.now += 4
     lim.on_success()
-    assert lim.current_rate == pytest.approx(9.0)
+    assert lim.current_rate == pytest.approx(4.5)
     clock.now += 1
     lim.on_success()
-    assert lim.current_rate == pytest.approx(9.05)  # 0.5% of 10 per second above 90%
-    clock.now += 5
-    lim.on_throttled()  # the server's real limit is lower: throttled again at 9.05
-    throttled_at = 9.05
+    assert lim.current_rate == pytest.approx(4.55)  # 0.5% of 10 per second above 90%
+    clock.now += 3
+    lim.on_throttled()  # the server's real limit is lower: throttled again at 4.55, a repeat
+    throttled_at = 4.55
     assert lim.current_rate == pytest.approx(throttled_at / 2)
     clock.now += 20
     lim.on_success()
@@ -152,24 +150,112 @@ def test_recovery_slows_near_the_rate_that_was_throttled() -> None:
     assert lim.current_rate == pytest.approx(0.9 * throttled_at + (20 - fast_seconds) * 0.05)
 
 
-def test_concurrent_reservations_are_all_distinct() -> None:
-    clock = FakeClock()  # frozen: every reservation queues behind the previous one
-    lim = limiter(10, clock, safety_margin=0.0)
-    waits: list[float] = []
+def test_an_isolated_throttle_is_forgiven_within_seconds() -> None:
+    clock = FakeClock()
+    lim = limiter(10, clock)
+    lim.on_throttled()
+    assert lim.current_rate == 5
+    clock.now += FORGIVE_AFTER - 0.1
+    assert lim.current_rate < 10
+    clock.now += 0.1
+    assert lim.current_rate == 10  # back to full pace: one 503 does not slow the rest of the run
+    clock.now += REPEAT_WINDOW
+    lim.on_throttled()  # long after: isolated again
+    clock.now += FORGIVE_AFTER
+    lim.on_success()
+    assert lim.current_rate == 10
+
+
+def test_a_repeated_throttle_is_not_forgiven() -> None:
+    clock = FakeClock()
+    lim = limiter(10, clock)
+    lim.on_throttled()
+    clock.now += 1.5
+    lim.on_throttled()  # within the repeat window: the pace stays lowered
+    assert lim.current_rate == 2.5
+    clock.now += FORGIVE_AFTER
+    lim.on_success()
+    assert lim.current_rate < 5
+
+
+def test_no_window_of_one_second_holds_more_than_the_rate_with_margin() -> None:
+    # Even spacing with no margin would put rate + 1 requests into a closed second; the
+    # sliding-window rule holds the (rate + 1)th until the window (plus margin) has passed.
+    clock = FakeClock()
+    lim = limiter(10, clock, safety_margin=0.0, window_margin=0.05)
+    times = grant_times(lim, clock, 40)
+    for i in range(len(times) - 10):
+        assert times[i + 10] - times[i] >= 1.05 - 1e-9
+
+
+def test_window_counts_actual_send_times_after_a_late_caller() -> None:
+    # A burst-capable bucket would let 5 go at once; the window still caps any second at 5.
+    clock = FakeClock()
+    lim = limiter(5, clock, burst=5, safety_margin=0.0, window_margin=0.0)
+    times = grant_times(lim, clock, 15)
+    for i in range(len(times) - 5):
+        assert times[i + 5] - times[i] >= 1.0 - 1e-9
+
+
+def test_highest_priority_waiter_goes_first() -> None:
+    lim = RateLimiter(10, safety_margin=0.0)  # real clock: 100 ms between requests
+    lim.acquire()
+    order: list[str] = []
+
+    def wait(name: str, priority: float) -> None:
+        with lim.priority(lambda: priority):
+            lim.acquire()
+        order.append(name)
+
+    low = threading.Thread(target=wait, args=("low", 1.0))
+    high = threading.Thread(target=wait, args=("high", 50.0))
+    low.start()
+    time.sleep(0.03)  # low is waiting for the slot at 100 ms
+    high.start()
+    low.join()
+    high.join()
+    assert order == ["high", "low"]
+
+
+def test_equal_priorities_go_in_order_of_arrival() -> None:
+    lim = RateLimiter(5, safety_margin=0.0)  # 200 ms between requests
+    lim.acquire()
+    order: list[int] = []
+    threads = []
+
+    def wait(i: int) -> None:
+        lim.acquire(priority=3.0)
+        order.append(i)
+
+    for i in range(4):
+        t = threading.Thread(target=wait, args=(i,))
+        threads.append(t)
+        t.start()
+        time.sleep(0.04)  # each one queued before the next arrives
+    for t in threads:
+        t.join()
+    assert order == [0, 1, 2, 3]
+
+
+def test_concurrent_callers_get_distinct_slots() -> None:
+    lim = RateLimiter(200, safety_margin=0.0, window_margin=0.0)
+    sent: list[float] = []
     lock = threading.Lock()
 
     def worker() -> None:
-        for _ in range(50):
-            wait = lim.reserve()
+        for _ in range(10):
+            lim.acquire()
             with lock:
-                waits.append(wait)
+                sent.append(time.monotonic())
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(round(w, 6) for w in waits) == [round(i * 0.1, 6) for i in range(400)]
+    sent.sort()
+    assert len(sent) == 80
+    assert sent[-1] - sent[0] >= 79 / 200 - 0.01  # no two callers shared a slot
 
 
 def test_validation() -> None:
@@ -180,6 +266,8 @@ def test_validation() -> None:
         RateLimiter(1, burst=0)
     with pytest.raises(ValueError):
         RateLimiter(1, safety_margin=1.0)
+    with pytest.raises(ValueError):
+        RateLimiter(1, window_margin=-0.1)
 
 
 def test_registry_shares_one_limiter_per_account() -> None:
