@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 
 __all__ = ["diff_snapshots", "grant_changes"]
 
-_GRANT_COLUMNS = {
+DIFF_COLUMNS: dict[str, tuple[str, ...]] = {
     "user_role_grants": ("grant_id", "user_id", "role_id"),
     "group_role_grants": ("grant_id", "user_id", "role_id", "account_group_id"),
 }
+"""The only columns a diff reads from each grant table: read just these (memory)."""
 
 
 def _one_side(
@@ -61,10 +62,10 @@ def _one_side(
 def _grants(table: pa.Table | None, name: str, side: str) -> pa.Table | None:
     if table is None:
         return None
-    missing = [c for c in _GRANT_COLUMNS[name] if c not in table.column_names]
+    missing = [c for c in DIFF_COLUMNS[name] if c not in table.column_names]
     if missing:
         raise ValueError(f"{side} {name} lacks column(s) {', '.join(missing)}")
-    columns = _GRANT_COLUMNS[name]
+    columns = DIFF_COLUMNS[name]
     return table.select(list(columns)).cast(
         pa.schema([pa.field(c, pa.string()) for c in columns]),
     )
@@ -173,8 +174,8 @@ def diff_snapshots(store: SnapshotStore, account_id: str, old_sync_id: str, new_
                 f"snapshot {manifest.sync_id} of account {account_id} does not include "
                 f"{' and '.join(missing)}; diff needs both grant tables"
             )
-    user_cols = list(_GRANT_COLUMNS["user_role_grants"])
-    group_cols = list(_GRANT_COLUMNS["group_role_grants"])
+    user_cols = list(DIFF_COLUMNS["user_role_grants"])
+    group_cols = list(DIFF_COLUMNS["group_role_grants"])
     try:
         return grant_changes(
             store.read_table(account_id, old_sync_id, "user_role_grants", columns=user_cols),

@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -23,6 +22,11 @@ from .errors import SnapshotNotFoundError, TableNotInSnapshotError
 from .manifest import MANIFEST_FILE, STATUS_COMPLETE, Manifest, file_sha256
 from .paths import resolve_location, snapshot_dir, validate_account_id, validate_sync_id
 from .schemas import SCHEMA_VERSION, TABLES, schema_for
+
+if TYPE_CHECKING:
+    # Imported only for annotations: pandas costs ~45 MB and a sync never needs it
+    # (pyarrow's to_pandas() imports it when a caller asks for a DataFrame).
+    import pandas as pd
 
 __all__ = ["SnapshotInfo", "SnapshotStore"]
 

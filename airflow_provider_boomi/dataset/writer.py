@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
 from .conform import Rows, conform
-from .diff import grant_changes
+from .diff import DIFF_COLUMNS, grant_changes
 from .errors import SnapshotStateError
 from .manifest import MANIFEST_FILE, STATUS_COMPLETE, Manifest, TableEntry, file_sha256
 from .paths import new_sync_id, resolve_location, snapshot_dir, validate_account_id, validate_sync_id
@@ -346,13 +346,24 @@ class SnapshotWriter:
         prev_user = prev_group = None
         if base is not None:
             store = SnapshotStore(self._location)
-            prev_user = store.read_table(self.account_id, base.sync_id, "user_role_grants")
-            prev_group = store.read_table(self.account_id, base.sync_id, "group_role_grants")
+            # Only the columns the diff compares: the commit is the sync's peak of memory.
+            prev_user = store.read_table(
+                self.account_id,
+                base.sync_id,
+                "user_role_grants",
+                columns=list(DIFF_COLUMNS["user_role_grants"]),
+            )
+            prev_group = store.read_table(
+                self.account_id,
+                base.sync_id,
+                "group_role_grants",
+                columns=list(DIFF_COLUMNS["group_role_grants"]),
+            )
         current = {}
         for name in GRANT_TABLES:
             with self._fs.open(self._file(f"{name}.parquet"), "rb") as handle:
                 # ParquetFile rather than pq.read_table on a file object (see reader.read_table).
-                current[name] = pq.ParquetFile(handle).read()
+                current[name] = pq.ParquetFile(handle).read(columns=list(DIFF_COLUMNS[name]))
         changes = grant_changes(
             prev_user,
             prev_group,
