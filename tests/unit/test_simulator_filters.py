@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -172,3 +173,30 @@ def test_boolean_argument_is_coerced_to_its_string() -> None:
     }
     compiled = compile_query(body, "AccountGroup")
     assert [r["id"] for r in ROWS if compiled.matches(r)] == ["g1"]
+
+
+def test_index_any_for_an_or_of_equalities_on_one_property() -> None:
+    shares = {
+        "QueryFilter": {
+            "expression": {
+                "operator": "and",
+                "nestedExpression": [
+                    {"operator": "EQUALS", "property": "accountId", "argument": ["a"]},
+                    {
+                        "operator": "or",
+                        "nestedExpression": [
+                            {"operator": "EQUALS", "property": "roleId", "argument": ["r1"]},
+                            {"operator": "EQUALS", "property": "roleId", "argument": ["r2"]},
+                        ],
+                    },
+                ],
+            }
+        }
+    }
+    assert compile_query(shares, "AccountUserRole").index_any == (("roleId", ("r1", "r2")),)
+    mixed = json.loads(
+        json.dumps(shares).replace(
+            '"property": "roleId", "argument": ["r2"]', '"property": "userId", "argument": ["u"]'
+        )
+    )
+    assert compile_query(mixed, "AccountUserRole").index_any == ()

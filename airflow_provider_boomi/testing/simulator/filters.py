@@ -121,6 +121,9 @@ class CompiledQuery:
 
     predicate: Predicate
     index_hints: tuple[tuple[str, str], ...] = ()
+    index_any: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """``or`` groupings of EQUALS on one property (a client's role shares): every selected row
+    has one of the values, so an index can serve their union."""
 
     @property
     def index_hint(self) -> tuple[str, str] | None:
@@ -175,9 +178,11 @@ def compile_query(body: Any, object_type: str, dialect: FilterDialect = DEFAULT_
     if expression is None:
         return MATCH_ALL
     predicate = _compile(expression, object_type, dialect)
-    return CompiledQuery(
-        predicate, _index_hints(expression, lambda prop: not dialect.ignores(object_type, prop))
-    )
+
+    def usable(prop: str) -> bool:  # a term the dialect drops narrows nothing
+        return not dialect.ignores(object_type, prop)
+
+    return CompiledQuery(predicate, _index_hints(expression, usable), _index_any(expression, usable))
 
 
 def _index_hints(
@@ -187,10 +192,7 @@ def _index_hints(
     so the state can use whichever it has an index for (``accountId EQUALS`` comes first in the
     client's queries, and no table is indexed by it); terms on properties that are not ``usable``
     (dropped by the dialect) are passed over."""
-    candidates = [expression]
-    if isinstance(expression, Mapping) and expression.get("operator") == "and":
-        nested = expression.get("nestedExpression")
-        candidates = list(nested) if isinstance(nested, list) else []
+    candidates = _top_level_terms(expression)
     return tuple(
         (cand["property"], _as_text(cand["argument"][0]))
         for cand in candidates
@@ -201,6 +203,41 @@ def _index_hints(
         and isinstance(cand.get("property"), str)
         and usable(cand["property"])
     )
+
+
+def _top_level_terms(expression: Any) -> list[Any]:
+    """The expression itself, or the terms of a top-level ``and``: what every row must satisfy."""
+    if isinstance(expression, Mapping) and expression.get("operator") == "and":
+        nested = expression.get("nestedExpression")
+        return list(nested) if isinstance(nested, list) else []
+    return [expression]
+
+
+def _index_any(expression: Any, usable: Callable[[str], bool]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``or`` groupings (at the top level, or in a top-level ``and``) of single-argument EQUALS
+    terms on one usable property, as (property, values)."""
+    found = []
+    for term in _top_level_terms(expression):
+        if not isinstance(term, Mapping) or term.get("operator") != "or":
+            continue
+        nested = term.get("nestedExpression")
+        if not isinstance(nested, list) or not nested:
+            continue
+        props = {n.get("property") for n in nested if isinstance(n, Mapping)}
+        if (
+            len(props) == 1
+            and all(
+                isinstance(n, Mapping)
+                and n.get("operator") == "EQUALS"
+                and isinstance(n.get("argument"), list)
+                and len(n["argument"]) == 1
+                for n in nested
+            )
+            and isinstance(prop := next(iter(props)), str)
+            and usable(prop)
+        ):
+            found.append((prop, tuple(_as_text(n["argument"][0]) for n in nested)))
+    return tuple(found)
 
 
 def _as_text(value: Any) -> str:

@@ -230,9 +230,9 @@ class SimulatorState:
         """
         with self._lock:
             table, index = self._table(object_type)
-            rows = self._candidates(table, index, compiled.index_hints)
+            rows = self._candidates(table, index, compiled)
             if object_type == "AccountUserRole" and self._foreign_aur:
-                rows += self._candidates(self._foreign_aur, self._foreign_index, compiled.index_hints)
+                rows += self._candidates(self._foreign_aur, self._foreign_index, compiled)
             if object_type == "Role":
                 if not self.advanced_user_security:
                     rows = [r for r in rows if r["accountId"] == BUILTIN_ACCOUNT_ID]
@@ -244,14 +244,22 @@ class SimulatorState:
         self,
         table: dict[str, dict[str, Any]],
         index: dict[str, dict[str, dict[str, None]]],
-        hints: tuple[tuple[str, str], ...],
+        compiled: CompiledQuery,
     ) -> list[dict[str, Any]]:
-        """The rows an index narrows ``table`` to for the first indexed hint (all rows without one)."""
-        for prop, value in hints:
+        """The rows an index narrows ``table`` to (all rows without a usable hint): the first
+        indexed equality, else the union of an indexed ``or`` of equalities."""
+        for prop, value in compiled.index_hints:
             if prop in index:
-                key = self.user_key(value) if prop == "userId" else value
-                return [table[i] for i in index[prop].get(key, {})]
+                return [table[i] for i in index[prop].get(self._key(prop, value), {})]
+        for prop, values in compiled.index_any:
+            if prop in index:
+                ids = {i for v in values for i in index[prop].get(self._key(prop, v), {})}
+                # A set test per row keeps insertion order at a fraction of the filter's cost.
+                return [row for row_id, row in table.items() if row_id in ids]
         return list(table.values())
+
+    def _key(self, prop: str, value: str) -> str:
+        return self.user_key(value) if prop == "userId" else value
 
     def _table(
         self, object_type: str
