@@ -15,12 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fsspec.implementations.local import LocalFileSystem
+
+from airflow_provider_boomi.dataset.manifest import file_sha256
+
 from ._storage import Folder, folder
 from .campaign import CAMPAIGN_FILE, Campaign, validate_campaign_id
 from .report import render_report
 from .workbook import COLUMNS, write_csv, write_xlsx
 
 __all__ = ["CampaignFiles", "write_campaign"]
+
+_LOCAL = LocalFileSystem()  # the package's one sha256 (dataset.manifest) reads through fsspec
 
 
 @dataclass(frozen=True)
@@ -43,15 +49,6 @@ class CampaignFiles:
     def to_dict(self) -> dict[str, str]:
         """Paths as strings (small enough for XCom)."""
         return {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file's bytes, read in 1 MiB blocks (campaign files, evidence bundles)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _replace_atomically(tmp: Path, final: Path) -> Path:
@@ -94,7 +91,7 @@ def write_campaign(campaign: Campaign, out_dir: Any) -> CampaignFiles:
     data = campaign.to_dict()
     data["columns"] = list(COLUMNS)
     data["files"] = {
-        key: {"name": path.name, "sha256": file_sha256(path), "bytes": path.stat().st_size}
+        key: {"name": path.name, "sha256": file_sha256(_LOCAL, str(path))[0], "bytes": path.stat().st_size}
         for key, path in zip(("workbook_csv", "workbook_xlsx", "report_html"), written, strict=True)
     }
     tmp = json_path.with_name(f".{CAMPAIGN_FILE}.tmp")
