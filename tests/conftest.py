@@ -9,6 +9,7 @@ here, before any test module imports Airflow. Tests that run DAGs use the ``airf
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -89,6 +90,16 @@ def sim(make_simulator: Callable[..., BoomiSimulator]) -> BoomiSimulator:
     own ``sim``, which takes precedence in that module.
     """
     return make_simulator()
+
+
+@pytest.fixture
+def connected_sim(sim: BoomiSimulator, monkeypatch: pytest.MonkeyPatch) -> BoomiSimulator:
+    """``sim`` as the ``boomi_default`` connection, provisioning enabled and the client
+    unthrottled: what DAG runs (``dag.test()``) and operators in these tests talk to."""
+    conn = json.loads(sim.connection_json(provisioning_enabled=True))
+    conn["extra"]["requests_per_second"] = 1000
+    monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", json.dumps(conn))
+    return sim
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -86,15 +86,6 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     s3fs.S3FileSystem.clear_instance_cache()
 
 
-@pytest.fixture
-def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[BoomiSimulator]:
-    with BoomiSimulator(profile="demo", rate_limit=None) as simulator:
-        conn = json.loads(simulator.connection_json(provisioning_enabled=True))
-        conn["extra"]["requests_per_second"] = 1000
-        monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", json.dumps(conn))
-        yield simulator
-
-
 def _states(run: Any) -> dict[str, str]:
     return {ti.task_id: ti.state for ti in run.get_task_instances()}
 
@@ -124,7 +115,7 @@ def _local_files(path: Path) -> set[str]:
 
 
 def test_the_review_cycle_writes_everything_to_the_s3_server(
-    s3: Any, sim: BoomiSimulator, dag_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    s3: Any, connected_sim: BoomiSimulator, dag_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copy(EXAMPLE, dag_folder / EXAMPLE.name)
     campaign_dag = load_dag(dag_folder / EXAMPLE.name, "my_boomi_campaign")

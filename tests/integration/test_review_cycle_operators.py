@@ -12,12 +12,10 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pytest
 
 from airflow_provider_boomi.access.ledger import read_ledger
 from airflow_provider_boomi.testing.simulator import BoomiSimulator
@@ -25,15 +23,6 @@ from tests.conftest import REPO, load_dag
 
 EXAMPLE = REPO / "docs" / "examples" / "review_cycle_dags.py"
 STANDARD_USER = "fcb6e2d0-0ca8-11e2-a477-1231381987a5"
-
-
-@pytest.fixture
-def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[BoomiSimulator]:
-    with BoomiSimulator(profile="demo", rate_limit=None) as simulator:
-        conn = json.loads(simulator.connection_json(provisioning_enabled=True))
-        conn["extra"]["requests_per_second"] = 1000
-        monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", json.dumps(conn))
-        yield simulator
 
 
 def _states(run: Any) -> dict[str, str]:
@@ -58,7 +47,7 @@ def _campaigns(data: Path) -> list[Path]:
 
 
 def test_a_review_cycle_from_the_operator_pages(
-    sim: BoomiSimulator, dag_folder: Path, tmp_path: Path
+    connected_sim: BoomiSimulator, dag_folder: Path, tmp_path: Path
 ) -> None:
     shutil.copy(EXAMPLE, dag_folder / EXAMPLE.name)
     data = tmp_path / "data"
