@@ -150,7 +150,7 @@ def main() -> None:
             rate, latency = SETTINGS[setting]
             bound = max(minimum / rate, longest_chain * latency)
             for strategy in args.strategies:
-                sim = Simulator("large", rate, latency, Path(tmp))
+                sim = Simulator("large", "token_bucket", rate, latency, Path(tmp))
                 try:
                     r = run_child(
                         __file__,
