@@ -951,6 +951,27 @@ def _count_by(store: SnapshotStore, info: SnapshotInfo, table: str, column: str)
     return counts
 
 
+def _provenance(client: BoomiClient, options: SyncOptions) -> dict[str, Any]:
+    """Where the snapshot came from and how it was taken: what an auditor tests before relying
+    on a report built from it (no secret: the base URL and account, not the credentials)."""
+    policy = options.privilege_policy
+    return {
+        "source": {"api": client.config.base_url, "account_id": client.config.account_id},
+        "parameters": {
+            "resources": list(options.resources),
+            "split_user_roles": options.split_user_roles,
+            "on_ignored_filter": options.on_ignored_filter,
+            "account_groups_unavailable": options.account_groups_unavailable,
+            "builtin_inheritance": options.builtin_inheritance,
+            "max_chain_restarts": options.max_chain_restarts,
+        },
+        "privileged_policy": {
+            "privileges": sorted(policy.privileges),
+            "role_names": sorted(policy.role_names),
+        },
+    }
+
+
 def sync_account(
     client: BoomiClient,
     output_path: Any,
@@ -984,6 +1005,7 @@ def sync_account(
             warnings=run.warnings,
             account_groups_available=run.account_groups_available,
             resources=list(options.resources),
+            extra=_provenance(client, options),
         )
     except BaseException:
         writer.abort()

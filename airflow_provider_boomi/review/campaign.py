@@ -128,6 +128,11 @@ class Campaign:
             campaign reviewed when there is one, else the previous snapshot (``None`` for the
             first).
         previous_campaign_id: the campaign ``is_new`` is relative to, if any.
+        completeness: evidence of completeness and accuracy of the reviewed snapshot, for the
+            report and the evidence bundle: ``source`` (API and account), ``extraction``
+            (start, end, snapshot time), ``parameters`` and ``privileged_policy`` of the sync,
+            ``tables`` (rows in the manifest, rows the campaign read, ``reconciled``, sha256),
+            ``warnings`` of the manifest, ``api_stats``, and ``roles`` (each role's privileges).
     """
 
     campaign_id: str
@@ -139,6 +144,7 @@ class Campaign:
     changes: tuple[Mapping[str, Any], ...] = field(default=())
     previous_sync_id: str | None = None
     previous_campaign_id: str | None = None
+    completeness: Mapping[str, Any] = field(default_factory=dict)
 
     def item(self, item_id: str) -> ReviewItem:
         """The item with id ``item_id`` (``KeyError`` if none)."""
@@ -185,6 +191,7 @@ class Campaign:
             "summary": self.summary(),
             "items": [item.to_dict() for item in self.items],
             "changes": [dict(c) for c in self.changes],
+            "completeness": dict(self.completeness),
         }
 
     @classmethod
@@ -204,6 +211,7 @@ class Campaign:
             changes=tuple(data.get("changes", [])),
             previous_sync_id=data.get("previous_sync_id"),
             previous_campaign_id=data.get("previous_campaign_id"),
+            completeness=dict(data.get("completeness") or {}),
         )
 
 
@@ -390,7 +398,66 @@ def build_campaign(
         changes=change_rows if changes_since else (),
         previous_sync_id=changes_since,
         previous_campaign_id=previous.campaign_id if previous else None,
+        completeness=_completeness(
+            manifest,
+            {
+                "users": len(users),
+                "roles": len(roles),
+                "user_role_grants": len(global_grants),
+                "group_role_grants": len(group_grants),
+            },
+            roles,
+        ),
     )
+
+
+def _completeness(
+    manifest: Any, rows_read: Mapping[str, int], roles: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Completeness and accuracy of the reviewed snapshot: what an auditor tests first.
+
+    Every table the campaign read is reconciled with the manifest (rows written by the sync
+    against rows read back here), and the manifest's own record of where and how the snapshot
+    was taken is carried along (snapshots written before this record existed have none).
+    """
+    extra = dict(manifest.extra or {})
+    tables = {}
+    for name, read in rows_read.items():
+        entry = manifest.tables.get(name)
+        tables[name] = {
+            "rows_manifest": entry.rows if entry else None,
+            "rows_read": read,
+            "reconciled": entry is not None and entry.rows == read,
+            "sha256": entry.sha256 if entry else None,
+        }
+    return {
+        "source": extra.get("source", {"account_id": manifest.account_id}),
+        "extraction": {
+            "started_at": manifest.started_at.isoformat(),
+            "finished_at": manifest.finished_at.isoformat(),
+            "synced_at": manifest.synced_at.isoformat(),
+            "producer": dict(manifest.producer),
+        },
+        "parameters": extra.get("parameters", {"resources": list(manifest.resources)}),
+        "privileged_policy": extra.get("privileged_policy"),
+        "tables": tables,
+        "warnings": list(manifest.warnings),
+        "api_stats": dict(manifest.api_stats),
+        "roles": [
+            {
+                "role_id": role_id,
+                "name": role.get("name"),
+                "privileges": _as_list(role.get("privileges")),
+                "effective_privileges": _as_list(role.get("effective_privileges")),
+                "is_privileged": role.get("is_privileged"),
+            }
+            for role_id, role in sorted(roles.items(), key=lambda kv: (str(kv[1].get("name")), kv[0]))
+        ],
+    }
+
+
+def _as_list(value: Any) -> list[str] | None:
+    return None if value is None else [str(v) for v in value]
 
 
 def _changes_since(

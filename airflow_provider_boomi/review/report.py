@@ -9,6 +9,7 @@ HTML-escaped.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
@@ -99,6 +100,83 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], total: int) ->
     if total > TABLE_LIMIT:
         note = f'<p class="note">Showing {TABLE_LIMIT} of {total}; the workbook lists every item.</p>'
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+
+
+def _listing(values: Any) -> str:
+    if values is None:
+        return "<em>unknown</em>"
+    return _h(", ".join(str(v) for v in values)) or "-"
+
+
+def _completeness_html(facts: Mapping[str, Any]) -> str:
+    """Where the reviewed snapshot came from, how it was taken, and that it was read whole."""
+    if not facts:
+        return '<p class="note">This campaign was built before completeness evidence was recorded.</p>'
+    source = facts.get("source") or {}
+    extraction = facts.get("extraction") or {}
+    facts_rows = [
+        ["source API", _h(source.get("api", "not recorded"))],
+        ["account", _h(source.get("account_id", ""))],
+        ["extraction started", _h(extraction.get("started_at", ""))],
+        ["extraction finished", _h(extraction.get("finished_at", ""))],
+        ["snapshot time", _h(extraction.get("synced_at", ""))],
+        ["parameters", _h(json.dumps(facts.get("parameters") or {}, sort_keys=True))],
+    ]
+    policy = facts.get("privileged_policy")
+    if policy:
+        facts_rows.append(
+            [
+                "privileged when",
+                f"a privilege among {_listing(policy.get('privileges'))}, "
+                f"or the role is named {_listing(policy.get('role_names'))}",
+            ]
+        )
+    api = facts.get("api_stats") or {}
+    facts_rows.append(["API calls", _h(f"{api.get('calls', '?')} ({api.get('retries', 0)} retried)")])
+    tables = facts.get("tables") or {}
+    table_rows = [
+        [
+            _h(name),
+            _h(t.get("rows_manifest")),
+            _h(t.get("rows_read")),
+            "yes" if t.get("reconciled") else "<strong>NO</strong>",
+            f"<code>{_h(t.get('sha256') or '')}</code>",
+        ]
+        for name, t in sorted(tables.items())
+    ]
+    reconciled = all(t.get("reconciled") for t in tables.values())
+    verdict = (
+        "Every table read for this campaign has the row count its manifest records."
+        if reconciled
+        else "<strong>A table does not match its manifest: do not rely on this campaign.</strong>"
+    )
+    warnings = facts.get("warnings") or []
+    warnings_html = (
+        "<ul>" + "".join(f"<li>{_h(w)}</li>" for w in warnings) + "</ul>"
+        if warnings
+        else '<p class="note">The sync recorded no warning.</p>'
+    )
+    roles = facts.get("roles") or []
+    role_rows = [
+        [
+            _h(r.get("name") or r.get("role_id")),
+            _listing(r.get("privileges")),
+            _listing(r.get("effective_privileges")),
+            {True: "yes", False: "", None: "unknown"}.get(r.get("is_privileged"), "unknown"),
+        ]
+        for r in roles
+    ]
+    return (
+        _table(["fact", "value"], facts_rows, len(facts_rows))
+        + f'<p class="note">{verdict}</p>'
+        + _table(
+            ["table", "rows (manifest)", "rows (read)", "reconciled", "sha256"], table_rows, len(table_rows)
+        )
+        + "<h3>Warnings of the sync</h3>"
+        + warnings_html
+        + "<h3>Roles and their privileges</h3>"
+        + _table(["role", "privileges", "effective privileges", "privileged"], role_rows, len(role_rows))
+    )
 
 
 def _flags(item: ReviewItem) -> str:
@@ -225,6 +303,8 @@ def render_report(campaign: Campaign) -> str:
 {group_chart}
 <h2 id="reviewers">Items per reviewer</h2>
 {_table(["reviewer", "items"], reviewer_rows, len(reviewer_rows))}
+<h2 id="completeness">Completeness and accuracy</h2>
+{_completeness_html(campaign.completeness)}
 </body>
 </html>
 """

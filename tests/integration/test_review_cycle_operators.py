@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,36 @@ def test_a_review_cycle_from_the_operator_pages(
     assert "since the last review" in report
     for item in revoked:
         assert item["role_name"] in report
+
+
+def test_the_report_carries_evidence_of_completeness(
+    connected_sim: BoomiSimulator, dag_folder: Path, tmp_path: Path
+) -> None:
+    """Source, extraction, parameters, policy, per-table reconciliation with the manifest and
+    its hashes, and a role legend: in campaign.json (hence the evidence bundle) and the report."""
+    shutil.copy(EXAMPLE, dag_folder / EXAMPLE.name)
+    data = tmp_path / "data"
+    run = load_dag(dag_folder / EXAMPLE.name, "my_boomi_campaign").test(run_conf={"data": str(data)})
+    assert run.state == "success", _states(run)
+    (campaign_dir,) = _campaigns(data)
+    facts = json.loads((campaign_dir / "campaign.json").read_text())["completeness"]
+    manifest_path = next((data / "snapshots").rglob("manifest.json"))
+    manifest = json.loads(manifest_path.read_text())
+
+    assert facts["source"] == {"api": connected_sim.base_url, "account_id": connected_sim.account_id}
+    started = facts["extraction"]["started_at"]
+    assert datetime.fromisoformat(started) == datetime.fromisoformat(manifest["started_at"])
+    assert facts["parameters"]["resources"] == manifest["resources"]
+    assert facts["privileged_policy"] == {
+        "privileges": ["ACCOUNT_ADMIN", "API"],
+        "role_names": ["Administrator"],
+    }
+    for name, table in facts["tables"].items():
+        assert table["reconciled"] and table["rows_read"] == manifest["tables"][name]["rows"]
+        assert table["sha256"] == manifest["tables"][name]["sha256"]
+    assert {r["name"] for r in facts["roles"]} == {r["name"] for r in connected_sim.state.roles()}
+
+    report = next(campaign_dir.glob("*-report.html")).read_text(encoding="utf-8")
+    assert "Completeness and accuracy" in report and connected_sim.base_url in report
+    assert manifest["tables"]["user_role_grants"]["sha256"] in report
+    assert "Every table read for this campaign has the row count its manifest records." in report
