@@ -820,8 +820,9 @@ class Provisioner:
 
     # --- group roles ------------------------------------------------------------------------------
 
-    def _group_user(self, typed: str, group_id: str) -> tuple[str, list[AccountGroupUserRole]]:
-        """Boomi's spelling of the user and their rows in this group."""
+    def _group_user(self, typed: str, group_id: str) -> tuple[str, list[AccountGroupUserRole], bool]:
+        """Boomi's spelling of the user, their rows in this group, and whether Boomi holds the
+        user in this account at all (globally or in one of its groups)."""
         if self.user_id_matching() == "sensitive":
             key = typed.strip().lower()
             spellings = set(self._account_spellings().get(key, ())) | set(
@@ -829,16 +830,17 @@ class Provisioner:
             )
             _refuse_ambiguous(typed, spellings)
             spelling = next(iter(spellings), typed)
-            return spelling, self._group_rows(group_id, spelling, exact=True)
+            return spelling, self._group_rows(group_id, spelling, exact=True), bool(spellings)
         rows = self._group_rows(group_id, typed, exact=False)
         spellings = {r.user_id for r in rows if r.user_id}
         _refuse_ambiguous(typed, spellings)
         if spellings:
-            return next(iter(spellings)), rows
+            return next(iter(spellings)), rows, True
         spelling, account_rows = self._resolve_user(typed)
-        if not account_rows:
-            spelling = self._group_spelling(typed) or typed
-        return spelling, rows
+        if account_rows:
+            return spelling, rows, True
+        group_spelling = self._group_spelling(typed)
+        return group_spelling or typed, rows, group_spelling is not None
 
     def _group_rows(self, group_id: str, user_id: str, *, exact: bool) -> list[AccountGroupUserRole]:
         query = QueryFilter.all_of(
@@ -853,7 +855,7 @@ class Provisioner:
         ]
 
     def _add_group_role(self, draft: _Draft, role: RoleInfo, group_id: str) -> ChangeResult:
-        user_id, rows = self._group_user(draft.change.user_id, group_id)
+        user_id, rows, _ = self._group_user(draft.change.user_id, group_id)
         existing = _find(rows, role.role_id)
         if existing is not None:
             draft.state_before, draft.boomi_id = "present", existing.id
@@ -876,10 +878,10 @@ class Provisioner:
 
     def _remove_group_role(self, draft: _Draft, role: RoleInfo, group_id: str) -> ChangeResult:
         typed = draft.change.user_id
-        user_id, rows = self._group_user(typed, group_id)
+        user_id, rows, found = self._group_user(typed, group_id)
         target = _find(rows, role.role_id)
         if target is None:
-            if not rows and not self._user_exists(typed):
+            if not found:
                 draft.state_before = "user not found"
                 return draft.finish(
                     USER_NOT_FOUND,
@@ -904,11 +906,6 @@ class Provisioner:
         except BoomiError as exc:
             return self._after_error(draft, exc, check, "the group role row's removal")
         return self._verify(draft, check, "read back: group role row absent")
-
-    def _user_exists(self, typed: str) -> bool:
-        """Whether the user holds any role here: globally, or in one of this account's groups."""
-        _, rows = self._resolve_user(typed)
-        return bool(rows) or self._group_spelling(typed) is not None
 
     # --- verification and unknown outcomes --------------------------------------------------------
 
