@@ -65,10 +65,15 @@ LEDGER_SCHEMA = pa.schema(
         pa.field("error", pa.string()),
         pa.field("verification", pa.string()),
         pa.field("reason", pa.string()),
+        # Schema version 2: who approved the run's changes in Airflow (human-in-the-loop), and when.
+        pa.field("approved_by", pa.string()),
+        pa.field("approved_at", pa.timestamp("us", tz="UTC")),
     ],
-    metadata={"airflow_provider_boomi.table": "provisioning_ledger", "schema_version": "1"},
+    metadata={"airflow_provider_boomi.table": "provisioning_ledger", "schema_version": "2"},
 )
-"""The ledger's Arrow schema. Defined once; every part file is written with it."""
+"""The ledger's Arrow schema. Defined once; every part file is written with it.
+
+Parts written before a column existed read with that column null (see :func:`read_ledger`)."""
 
 _PART_PREFIX = "part-"
 _PART_SUFFIX = ".parquet"
@@ -88,6 +93,16 @@ class RunContext:
     run_id: str | None = None
     task_id: str | None = None
     try_number: int | None = None
+    approved_by: str | None = None
+    """Who approved the changes of this run (the Airflow user answering an approval), if anyone."""
+    approved_at: datetime | None = None
+    """When that approval was given (timezone-aware)."""
+
+    def __post_init__(self) -> None:
+        if self.approved_at is not None and self.approved_at.tzinfo is None:
+            raise ValueError("RunContext.approved_at must be timezone-aware (UTC)")
+        if (self.approved_by is None) != (self.approved_at is None):
+            raise ValueError("RunContext: give approved_by and approved_at together, or neither")
 
 
 def _row(result: ChangeResult, context: RunContext, recorded_at: datetime) -> dict[str, Any]:
@@ -113,6 +128,8 @@ def _row(result: ChangeResult, context: RunContext, recorded_at: datetime) -> di
         "error": result.error,
         "verification": result.verification,
         "reason": result.reason,
+        "approved_by": context.approved_by,
+        "approved_at": context.approved_at,
     }
 
 
@@ -191,6 +208,23 @@ class LedgerWriter:
         self.close()
 
 
+def _conform(table: pa.Table) -> pa.Table:
+    """Give a part file exactly the ledger's columns and types.
+
+    Columns added since the part was written (schema version 1 had no ``approved_by`` and
+    ``approved_at``) are filled with nulls; a column the schema does not know is a part
+    written by something else, and fails loudly rather than being dropped.
+    """
+    unknown = [name for name in table.column_names if LEDGER_SCHEMA.get_field_index(name) < 0]
+    if unknown:
+        raise ValueError(f"ledger part has columns the ledger schema does not know: {unknown}")
+    columns = [
+        table.column(field.name) if field.name in table.column_names else pa.nulls(table.num_rows, field.type)
+        for field in LEDGER_SCHEMA
+    ]
+    return pa.Table.from_arrays(columns, schema=LEDGER_SCHEMA.remove_metadata()).cast(LEDGER_SCHEMA)
+
+
 def read_ledger(path: str, *, storage_options: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Read every part file of the ledger at ``path`` into one DataFrame, oldest first.
 
@@ -210,8 +244,7 @@ def read_ledger(path: str, *, storage_options: Mapping[str, Any] | None = None) 
     tables = []
     for part in parts:
         with fs.open(part, "rb") as handle:
-            # Cast so every part carries exactly the ledger's types before concatenation.
-            tables.append(pq.read_table(handle).cast(LEDGER_SCHEMA))
+            tables.append(_conform(pq.read_table(handle)))
     table = pa.concat_tables(tables) if tables else LEDGER_SCHEMA.empty_table()
     frame = table.to_pandas()
     if len(frame):

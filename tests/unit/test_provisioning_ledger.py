@@ -138,6 +138,67 @@ def test_schema_has_the_documented_columns() -> None:
         "error",
         "verification",
         "reason",
+        "approved_by",
+        "approved_at",
     ]
     assert LEDGER_SCHEMA.field("recorded_at").type == pa.timestamp("us", tz="UTC")
     assert LEDGER_SCHEMA.field("side_effects").type == pa.list_(pa.string())
+
+
+def test_approver_is_recorded_and_version_1_parts_read_with_null_approver(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    ledger_dir = tmp_path / "ledger"
+    ledger_dir.mkdir()
+    # A part exactly as schema version 1 wrote it: no approver columns.
+    v1_schema = pa.schema([f for f in LEDGER_SCHEMA if f.name not in ("approved_by", "approved_at")])
+    old_row = {name: None for name in v1_schema.names} | {
+        "action_id": "old",
+        "recorded_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "action": ASSIGN_ROLE,
+        "user_id": "old@acme.example",
+        "dry_run": False,
+        "outcome": APPLIED,
+        "side_effects": [],
+    }
+    pq.write_table(
+        pa.Table.from_pylist([old_row], schema=v1_schema),
+        ledger_dir / "part-20260101T000000000000Z-00000000.parquet",
+    )
+    approved_at = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
+    context = RunContext(
+        account_id="acme-Q7R2ZK", approved_by="approver@acme.example", approved_at=approved_at
+    )
+    with LedgerWriter(str(ledger_dir), context=context) as ledger:
+        ledger.record(_result(1))
+    frame = read_ledger(str(ledger_dir))
+    assert list(frame["action_id"]) == ["old", frame.iloc[1]["action_id"]]
+    old, new = frame.iloc[0], frame.iloc[1]
+    assert pd_isna(old["approved_by"]) and pd_isna(old["approved_at"])
+    assert new["approved_by"] == "approver@acme.example"
+    assert new["approved_at"].to_pydatetime() == approved_at
+
+
+def test_part_with_unknown_column_fails_loudly(tmp_path: Path) -> None:
+    with LedgerWriter(str(tmp_path)) as ledger:
+        ledger.record(_result(1))
+    part = next(tmp_path.iterdir())
+    table = pq.read_table(part)
+    pq.write_table(table.append_column("smuggled", pa.array(["x"])), part)
+    with pytest.raises(ValueError, match="smuggled"):
+        read_ledger(str(tmp_path))
+
+
+def test_approval_needs_both_fields_and_an_aware_time() -> None:
+    from datetime import datetime
+
+    with pytest.raises(ValueError, match="together"):
+        RunContext(approved_by="a@acme.example")
+    with pytest.raises(ValueError, match="timezone-aware"):
+        RunContext(approved_by="a@acme.example", approved_at=datetime(2026, 1, 1))
+
+
+def pd_isna(value: object) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
