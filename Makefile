@@ -5,7 +5,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint typecheck docs e2e reliability bench lock clean
+# The other Pythons requires-python allows. `make test-versions` runs the unit tests on each, in a
+# venv inside $(VENV), so that what skips the main venv (.gitignore, ruff, the wheel test's source
+# copy, make clean) skips these too. The interpreter is pyenv's when pyenv has the version, else
+# python3.X on PATH.
+OTHER_PYTHONS ?= 3.12 3.13
+# The lock (built on 3.11) installs on 3.12 and 3.13 as it is. Should a re-lock pick a pin with no
+# wheel for one of them, constraints-3.X.txt (the lock with that pin moved) takes over for 3.X.
+lock_for = $(firstword $(wildcard constraints-$(1).txt) constraints.txt)
+
+.PHONY: install demo test test-fast test-versions lint typecheck docs e2e reliability bench lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +28,27 @@ install: $(STAMP)
 demo: install
 	$(BIN)/python scripts/first_run.py
 
-## The whole test suite: lint, types, docs (warnings are errors), unit, integration and e2e.
-test: install lint typecheck docs
+## The whole test suite: lint, types, docs (warnings are errors), unit tests on every other Python,
+## then unit, integration and e2e on 3.11.
+test: install lint typecheck docs test-versions
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 test-fast: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit
+
+## The unit tests on each of OTHER_PYTHONS (3.11 runs them in `make test` and `make test-fast`).
+test-versions: $(foreach version,$(OTHER_PYTHONS),$(VENV)/py$(version)/.installed)
+	@status=0; for version in $(OTHER_PYTHONS); do \
+		echo "unit tests on Python $$version"; \
+		$(VENV)/py$$version/bin/python -m pytest -q -p no:cacheprovider tests/unit || status=1; \
+	done; exit $$status
+
+$(VENV)/py%/.installed: pyproject.toml constraints.txt $(wildcard constraints-3.*.txt)
+	python="$$(pyenv prefix $* 2>/dev/null)/bin/python$*"; test -x "$$python" || python=python$*; \
+		test -x $(VENV)/py$*/bin/python || "$$python" -m venv $(VENV)/py$*
+	$(VENV)/py$*/bin/python -m pip install -q --disable-pip-version-check --upgrade "pip>=24,<27"
+	$(VENV)/py$*/bin/python -m pip install -q --disable-pip-version-check -c $(call lock_for,$*) -e ".[dev]"
+	touch $@
 
 lint: install
 	$(BIN)/ruff check .
@@ -40,7 +64,8 @@ docs: install
 e2e: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e
 
-## The fault matrix; rewrites docs/reliability.md and fails if any row fails.
+## The fault matrix (tests/integration/test_fault_matrix.py, also part of `make test`): runs every
+## case and rewrites docs/reliability.md with what each saw; fails, writing nothing, if any row fails.
 reliability: install
 	$(BIN)/python scripts/fault_matrix.py
 

@@ -54,9 +54,8 @@ class Session(ABC):
 class WarehouseTarget(ABC):
     """Where snapshots are loaded: a dialect, an optional schema and transactions.
 
-    Attributes:
-        schema: schema (PostgreSQL / DuckDB) the tables and views live in; ``None`` for the
-            connection's default.
+    :ivar schema: schema (PostgreSQL / DuckDB) the tables and views live in; ``None`` for the
+        connection's default.
     """
 
     schema: str | None
@@ -118,14 +117,13 @@ class _DuckDBSession(Session):
 class DuckDBTarget(WarehouseTarget):
     """An embedded DuckDB database: a local file (the default warehouse) or a connection.
 
-    Args:
-        database: path of the DuckDB file (created if missing), ``":memory:"``, or an open
-            ``duckdb.DuckDBPyConnection`` (used as is and never closed here).
-        schema: optional schema for the tables and views (created if missing).
-
     A path is opened for each transaction and closed after it, so the file is not held locked
     between Airflow tasks. ``":memory:"`` keeps one connection for the target's lifetime (a
     new one would be a new, empty database).
+
+    :param database: path of the DuckDB file (created if missing), ``":memory:"``, or an open
+        ``duckdb.DuckDBPyConnection`` (used as is and never closed here).
+    :param schema: optional schema for the tables and views (created if missing).
     """
 
     def __init__(self, database: str | os.PathLike[str] | Any = "boomi.duckdb", *, schema: str | None = None):
@@ -224,28 +222,22 @@ class _DbApiSession(Session):
     def _cursor(self) -> Any:
         return self._con.cursor()
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+    def _run(self, cur: Any, sql: str, params: Sequence[Any]) -> None:
+        """Run ``sql`` (``?`` placeholders) on ``cur`` in the driver's own parameter style."""
         sql, bound = _convert_placeholders(sql, self._style, params)
-        cur = self._cursor()
-        try:
-            if bound:
-                cur.execute(sql, bound)
-            else:
-                cur.execute(sql)
-        finally:
-            cur.close()
+        if bound:
+            cur.execute(sql, bound)
+        else:
+            cur.execute(sql)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with contextlib.closing(self._cursor()) as cur:
+            self._run(cur, sql, params)
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        sql, bound = _convert_placeholders(sql, self._style, params)
-        cur = self._cursor()
-        try:
-            if bound:
-                cur.execute(sql, bound)
-            else:
-                cur.execute(sql)
+        with contextlib.closing(self._cursor()) as cur:
+            self._run(cur, sql, params)
             return [tuple(row) for row in cur.fetchall()]
-        finally:
-            cur.close()
 
     def columns(self, table: str) -> list[str]:
         cur = self._cursor()
@@ -323,15 +315,14 @@ _DIALECT_BY_DRIVER = {
 class DbApiTarget(WarehouseTarget):
     """Any DB-API 2 connection, e.g. ``PostgresHook(...).get_conn`` from a DAG.
 
-    Args:
-        connection: an open DB-API connection (used as is, never closed here) or a zero-argument
-            callable returning a new one (opened per transaction and closed after it).
-        schema: optional schema for the tables and views (created if missing).
-        dialect: ``postgresql``, ``duckdb``, ``sqlite``, ``mysql``...; inferred for psycopg,
-            psycopg2, duckdb and sqlite3 connections.
-        paramstyle: the driver's DB-API paramstyle; read from the driver module by default.
-        use_copy: bulk-load with ``COPY FROM STDIN`` when the connection is psycopg 3
-            (default); ``False`` forces batched ``executemany``.
+    :param connection: an open DB-API connection (used as is, never closed here) or a zero-argument
+        callable returning a new one (opened per transaction and closed after it).
+    :param schema: optional schema for the tables and views (created if missing).
+    :param dialect: ``postgresql``, ``duckdb``, ``sqlite``, ``mysql``...; inferred for psycopg,
+        psycopg2, duckdb and sqlite3 connections.
+    :param paramstyle: the driver's DB-API paramstyle; read from the driver module by default.
+    :param use_copy: bulk-load with ``COPY FROM STDIN`` when the connection is psycopg 3
+        (default); ``False`` forces batched ``executemany``.
     """
 
     def __init__(
@@ -405,10 +396,9 @@ class SqlAlchemyTarget(DbApiTarget):
     Each transaction borrows one pooled DB-API connection (``engine.raw_connection()``), so
     psycopg 3 engines get ``COPY`` and every other driver gets batched ``executemany``.
 
-    Args:
-        engine: a ``sqlalchemy.engine.Engine``.
-        schema: optional schema for the tables and views (created if missing).
-        use_copy: see :class:`DbApiTarget`.
+    :param engine: a ``sqlalchemy.engine.Engine``.
+    :param schema: optional schema for the tables and views (created if missing).
+    :param use_copy: see :class:`DbApiTarget`.
     """
 
     def __init__(self, engine: Any, *, schema: str | None = None, use_copy: bool = True) -> None:

@@ -4,63 +4,52 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import fsspec
 import pytest
 
 from airflow_provider_boomi.access.sync import SyncOptions, sync_account
-from airflow_provider_boomi.client import BoomiClient, BoomiPermissionError, ClientConfig
+from airflow_provider_boomi.client import BoomiPermissionError
 from airflow_provider_boomi.dataset import SnapshotStore
-from airflow_provider_boomi.dataset.schemas import TABLES
-from airflow_provider_boomi.testing.simulator import BoomiSimulator, FaultRule
+from airflow_provider_boomi.dataset.schemas import CORE_TABLES, TABLES
+from airflow_provider_boomi.testing.simulator import FaultRule
+from tests.helpers import make_client
+
+if TYPE_CHECKING:
+    from airflow_provider_boomi.access.sync import SyncResult
+    from airflow_provider_boomi.testing.simulator import BoomiSimulator
 
 STANDARD_USER = "fcb6e2d0-0ca8-11e2-a477-1231381987a5"
 
 
-def make_client(sim: BoomiSimulator, **overrides: object) -> BoomiClient:
-    settings: dict[str, object] = {"requests_per_second": 1000.0, "max_retries": 4, "max_retry_time": 30.0}
-    settings.update(overrides)
-    return BoomiClient(
-        ClientConfig(
-            base_url=sim.base_url,
-            account_id=sim.account_id,
-            email=sim.email,
-            api_token=sim.token,
-            **settings,  # type: ignore[arg-type]
-        )
-    )
-
-
-@pytest.fixture
-def demo() -> BoomiSimulator:
-    with BoomiSimulator(profile="demo", rate_limit=None) as sim:
-        yield sim
-
-
-def run_sync(sim: BoomiSimulator, out: object, **options: object) -> object:
+def run_sync(sim: BoomiSimulator, out: Any, **options: Any) -> SyncResult:
     with make_client(sim) as client:
-        return sync_account(client, out, options=SyncOptions(**options))  # type: ignore[arg-type]
+        return sync_account(client, out, options=SyncOptions(**options))
 
 
-def read(out: object, result: object, table: str):
+def read(out: Any, result: SyncResult, table: str) -> Any:
     store = SnapshotStore(out)
-    return store.read_table(result.account_id, result.sync_id, table, as_="pandas")  # type: ignore[attr-defined]
+    return store.read_table(result.account_id, result.sync_id, table, as_="pandas")
 
 
-def test_demo_snapshot_equals_simulator_state(demo: BoomiSimulator, tmp_path: Path) -> None:
-    result = run_sync(demo, tmp_path)
+def test_demo_snapshot_equals_simulator_state(sim: BoomiSimulator, tmp_path: Path) -> None:
+    result = run_sync(sim, tmp_path)
     store = SnapshotStore(tmp_path)
-    info = store.latest(demo.account_id)
+    info = store.latest(sim.account_id)
     assert info is not None and info.sync_id == result.sync_id
 
-    for table, schema in TABLES.items():
-        arrow = store.read_table(demo.account_id, result.sync_id, table, as_="arrow")
+    # A default sync writes the core tables and the diff; the governance tables are opt-in.
+    for table in [*CORE_TABLES, "grant_changes"]:
+        schema = TABLES[table]
+        arrow = store.read_table(sim.account_id, result.sync_id, table, as_="arrow")
         assert arrow.schema.equals(schema, check_metadata=False), table
-        assert set(arrow.column("account_id").to_pylist()) <= {demo.account_id}
+        assert set(arrow.column("account_id").to_pylist()) <= {sim.account_id}
 
     roles = read(tmp_path, result, "roles")
-    sim_roles = {r["id"]: r for r in demo.state.roles()}
+    sim_roles = {r["id"]: r for r in sim.state.roles()}
     assert set(roles.role_id) == set(sim_roles)
     for row in roles.itertuples():
         raw = sim_roles[row.role_id]
@@ -71,14 +60,14 @@ def test_demo_snapshot_equals_simulator_state(demo: BoomiSimulator, tmp_path: Pa
     assert admin.is_privileged and {"API", "ACCOUNT_ADMIN"} <= set(admin.effective_privileges)
 
     grants = read(tmp_path, result, "user_role_grants")
-    expected = {(r["id"], r["userId"], r["roleId"]) for r in demo.state.user_roles()}
+    expected = {(r["id"], r["userId"], r["roleId"]) for r in sim.state.user_roles()}
     assert set(zip(grants.boomi_id, grants.user_id, grants.role_id, strict=True)) == expected
     assert len(grants) == len(expected)
     assert all(g.startswith("role:") and ":assigned:user:" in g for g in grants.grant_id)
 
     group_grants = read(tmp_path, result, "group_role_grants")
     expected_group = {
-        (r["id"], r["userId"], r["accountGroupId"], r["roleId"]) for r in demo.state.group_roles()
+        (r["id"], r["userId"], r["accountGroupId"], r["roleId"]) for r in sim.state.group_roles()
     }
     actual_group = set(
         zip(
@@ -93,15 +82,15 @@ def test_demo_snapshot_equals_simulator_state(demo: BoomiSimulator, tmp_path: Pa
 
     groups = read(tmp_path, result, "account_groups")
     assert set(zip(groups.account_group_id, groups.name, strict=True)) == {
-        (g["id"], g["name"]) for g in demo.state.account_groups()
+        (g["id"], g["name"]) for g in sim.state.account_groups()
     }
 
     users = read(tmp_path, result, "users")
-    sim_user_ids = {r["userId"] for r in demo.state.user_roles()} | {
-        r["userId"] for r in demo.state.group_roles()
+    sim_user_ids = {r["userId"] for r in sim.state.user_roles()} | {
+        r["userId"] for r in sim.state.group_roles()
     }
     assert set(users.user_id) == sim_user_ids
-    global_counts = Counter(r["userId"] for r in demo.state.user_roles())
+    global_counts = Counter(r["userId"] for r in sim.state.user_roles())
     for row in users.itertuples():
         assert row.global_role_count == global_counts.get(row.user_id, 0)
         assert row.is_account_member == (row.user_id in global_counts)
@@ -115,26 +104,24 @@ def test_demo_snapshot_equals_simulator_state(demo: BoomiSimulator, tmp_path: Pa
     assert manifest["status"] == "complete"
     assert manifest["account_groups_available"] is True
     assert manifest["api_stats"]["calls"] >= 4
-    assert store.verify(demo.account_id, result.sync_id) == []
+    assert store.verify(sim.account_id, result.sync_id) == []
 
 
-def test_second_sync_shows_exactly_the_two_changes(demo: BoomiSimulator, tmp_path: Path) -> None:
-    first = run_sync(demo, tmp_path)
-    counts = Counter(r["userId"] for r in demo.state.user_roles())
-    revoked = next(r for r in demo.state.user_roles() if counts[r["userId"]] >= 2)
-    demo.state.revoke_role(revoked["userId"], revoked["roleId"])
-    group = demo.state.account_groups()[0]
-    held = {
-        (r["userId"], r["roleId"]) for r in demo.state.group_roles() if r["accountGroupId"] == group["id"]
-    }
+def test_second_sync_shows_exactly_the_two_changes(sim: BoomiSimulator, tmp_path: Path) -> None:
+    first = run_sync(sim, tmp_path)
+    counts = Counter(r["userId"] for r in sim.state.user_roles())
+    revoked = next(r for r in sim.state.user_roles() if counts[r["userId"]] >= 2)
+    sim.state.revoke_role(revoked["userId"], revoked["roleId"])
+    group = sim.state.account_groups()[0]
+    held = {(r["userId"], r["roleId"]) for r in sim.state.group_roles() if r["accountGroupId"] == group["id"]}
     user = next(
         u["userId"]
-        for u in demo.state.users()
+        for u in sim.state.users()
         if u["hasLoggedIn"] and u["inAccount"] and (u["userId"], STANDARD_USER) not in held
     )
-    demo.state.add_group_role(group["id"], user, STANDARD_USER)
+    sim.state.add_group_role(group["id"], user, STANDARD_USER)
 
-    second = run_sync(demo, tmp_path)
+    second = run_sync(sim, tmp_path)
     changes = read(tmp_path, second, "grant_changes")
     assert len(changes) == 2
     by_type = {row.change_type: row for row in changes.itertuples()}
@@ -153,19 +140,21 @@ def test_second_sync_shows_exactly_the_two_changes(demo: BoomiSimulator, tmp_pat
     assert set(changes.previous_sync_id) == {first.sync_id}
 
 
-def test_failed_sync_leaves_no_snapshot(tmp_path: Path) -> None:
+def test_failed_sync_leaves_no_snapshot(
+    make_simulator: Callable[..., BoomiSimulator], tmp_path: Path
+) -> None:
     fault = FaultRule(kind="500", object_type="AccountGroupUserRole", after=2, count=None)
-    with BoomiSimulator(profile="demo", rate_limit=None, faults=[fault]) as sim:
-        with make_client(sim, max_retries=2, max_retry_time=5.0) as client, pytest.raises(Exception) as err:
-            sync_account(client, tmp_path)
-        assert "500" in str(err.value) or "server" in str(err.value).lower()
+    sim = make_simulator(faults=[fault])
+    with make_client(sim, max_retries=2, max_retry_time=5.0) as client, pytest.raises(Exception) as err:
+        sync_account(client, tmp_path)
+    assert "500" in str(err.value) or "server" in str(err.value).lower()
     assert SnapshotStore(tmp_path).snapshots(sim.account_id) == []
     assert not list(tmp_path.rglob("manifest.json"))
     assert not list(tmp_path.rglob("*.parquet"))
 
 
-def test_edge_cases_of_the_profile(demo: BoomiSimulator, tmp_path: Path) -> None:
-    result = run_sync(demo, tmp_path)
+def test_edge_cases_of_the_profile(sim: BoomiSimulator, tmp_path: Path) -> None:
+    result = run_sync(sim, tmp_path)
     users = read(tmp_path, result, "users")
     assert any(any(ord(ch) > 127 for ch in f"{u.first_name}{u.last_name}") for u in users.itertuples())
     mixed = [u for u in users.itertuples() if u.user_id != u.user_id.lower()]
@@ -184,9 +173,10 @@ def test_edge_cases_of_the_profile(demo: BoomiSimulator, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("groups_mode", ["empty", "forbidden"])
-def test_non_primary_account_gives_empty_group_tables(groups_mode: str, tmp_path: Path) -> None:
-    with BoomiSimulator(profile="non_primary", rate_limit=None, groups_mode=groups_mode) as sim:
-        result = run_sync(sim, tmp_path)
+def test_non_primary_account_gives_empty_group_tables(
+    groups_mode: str, make_simulator: Callable[..., BoomiSimulator], tmp_path: Path
+) -> None:
+    result = run_sync(make_simulator("non_primary", groups_mode=groups_mode), tmp_path)
     assert result.row_counts["account_groups"] == 0
     assert result.row_counts["group_role_grants"] == 0
     assert result.row_counts["user_role_grants"] > 0
@@ -196,52 +186,52 @@ def test_non_primary_account_gives_empty_group_tables(groups_mode: str, tmp_path
         assert any("403" in w for w in manifest["warnings"])
 
 
-def test_forbidden_account_groups_can_fail_the_sync(tmp_path: Path) -> None:
-    with (
-        BoomiSimulator(profile="non_primary", rate_limit=None, groups_mode="forbidden") as sim,
-        pytest.raises(BoomiPermissionError, match="403"),
-    ):
+def test_forbidden_account_groups_can_fail_the_sync(
+    make_simulator: Callable[..., BoomiSimulator], tmp_path: Path
+) -> None:
+    sim = make_simulator("non_primary", groups_mode="forbidden")
+    with pytest.raises(BoomiPermissionError, match="403"):
         run_sync(sim, tmp_path, account_groups_unavailable="fail")
     assert not list(tmp_path.rglob("manifest.json"))
 
 
-def test_resources_subset(demo: BoomiSimulator, tmp_path: Path) -> None:
-    result = run_sync(demo, tmp_path, resources=("roles",))
+def test_resources_subset(sim: BoomiSimulator, tmp_path: Path) -> None:
+    result = run_sync(sim, tmp_path, resources=("roles",))
     assert set(result.row_counts) == {"roles"}
-    calls = {r.object_type for r in demo.requests}
+    calls = {r.object_type for r in sim.requests}
     assert calls == {"Role"}
-    result = run_sync(demo, tmp_path, resources=("group_role_grants",))
+    result = run_sync(sim, tmp_path, resources=("group_role_grants",))
     assert set(result.row_counts) == {"group_role_grants"}
 
 
-def test_split_by_role_reads_the_same_rows(demo: BoomiSimulator, tmp_path: Path) -> None:
-    single = run_sync(demo, tmp_path / "single")
-    split = run_sync(demo, tmp_path / "split", split_user_roles="by_role")
+def test_split_by_role_reads_the_same_rows(sim: BoomiSimulator, tmp_path: Path) -> None:
+    single = run_sync(sim, tmp_path / "single")
+    split = run_sync(sim, tmp_path / "split", split_user_roles="by_role")
     a = read(tmp_path / "single", single, "user_role_grants")
     b = read(tmp_path / "split", split, "user_role_grants")
     assert sorted(a.grant_id) == sorted(b.grant_id)
 
 
-def test_memory_filesystem_destination(demo: BoomiSimulator) -> None:
+def test_memory_filesystem_destination(sim: BoomiSimulator) -> None:
     out = "memory://boomi-sync-test"
-    result = run_sync(demo, out)
+    result = run_sync(sim, out)
     fs = fsspec.filesystem("memory")
     assert fs.exists(f"{result.snapshot_path}/manifest.json")
     store = SnapshotStore(out)
-    assert [s.sync_id for s in store.snapshots(demo.account_id)] == [result.sync_id]
+    assert [s.sync_id for s in store.snapshots(sim.account_id)] == [result.sync_id]
     assert (
-        len(store.read_table(demo.account_id, result.sync_id, "users", as_="arrow"))
+        len(store.read_table(sim.account_id, result.sync_id, "users", as_="arrow"))
         == result.row_counts["users"]
     )
     fs.rm("/boomi-sync-test", recursive=True)
 
 
-def test_object_storage_path_destination(demo: BoomiSimulator, tmp_path: Path) -> None:
+def test_object_storage_path_destination(sim: BoomiSimulator, tmp_path: Path) -> None:
     from airflow.sdk import ObjectStoragePath
 
     out = ObjectStoragePath(f"file://{tmp_path}/snapshots")
-    result = run_sync(demo, out)
+    result = run_sync(sim, out)
     store = SnapshotStore(out)
-    assert [s.sync_id for s in store.snapshots(demo.account_id)] == [result.sync_id]
-    assert store.verify(demo.account_id, result.sync_id) == []
-    assert (tmp_path / "snapshots" / f"account_id={demo.account_id}").is_dir()
+    assert [s.sync_id for s in store.snapshots(sim.account_id)] == [result.sync_id]
+    assert store.verify(sim.account_id, result.sync_id) == []
+    assert (tmp_path / "snapshots" / f"account_id={sim.account_id}").is_dir()
