@@ -18,6 +18,11 @@ Parameters (``Param``s, so a manual run can override them):
   environment and package management).
 
 Defaults live under ``$BOOMI_DATA_DIR`` (``/tmp/airflow-provider-boomi`` when unset).
+
+A failed sync is reported, not left as a silent gap: the operator writes a failure record into
+the store (``account_id=<id>/failures/``), and the task's ``on_failure_callback`` emails
+``$BOOMI_ALERT_EMAIL`` through the ``smtp_default`` connection when that variable is set (in
+the DAG processor's environment), or logs an ERROR line otherwise.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ import os
 import pendulum
 from airflow.sdk import Asset, Param, dag
 
-from airflow_provider_boomi.operators.sync import BoomiSyncOperator
+from airflow_provider_boomi.operators.pools import boomi_pool
+from airflow_provider_boomi.operators.sync import BoomiSyncOperator, sync_failure_notifier
 from airflow_provider_boomi.operators.warehouse import BoomiWarehouseLoadOperator
 
 DATA_DIR = os.environ.get("BOOMI_DATA_DIR", "/tmp/airflow-provider-boomi")
@@ -57,10 +63,14 @@ def boomi_access_sync() -> None:
     sync = BoomiSyncOperator(
         task_id="sync",
         boomi_conn_id="{{ params.boomi_conn_id }}",
+        # One task per Boomi account at a time, across DAGs and workers (docs/scale.md). Pools
+        # are fixed at parse time: this is the pool of the parameter's default connection.
+        pool=boomi_pool("boomi_default"),
         output_path="{{ params.output_path }}",
         outlets=[BOOMI_SNAPSHOT],
         event_extra={"kind": "scheduled"},
         privileged_preset="{{ params.privileged_preset }}",
+        on_failure_callback=sync_failure_notifier(),
     )
     # The views (current access, grant history, changes, privileged users, group-only users)
     # are recreated in the same transaction as the load.

@@ -8,6 +8,10 @@ synced twice at once. Each account's snapshots live under the same ``output_path
 
 Parameters: ``boomi_conn_ids`` (the list of connection ids, one per account) and
 ``output_path``.
+
+Each failed account sync writes a failure record under its ``account_id=<id>/failures/`` and is
+reported by ``on_failure_callback``: an email to ``$BOOMI_ALERT_EMAIL`` (``smtp_default``
+connection) when the variable is set, else an ERROR log line.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from airflow_provider_boomi.operators.sync import BoomiSyncOperator
+from airflow_provider_boomi.operators.sync import BoomiSyncOperator, sync_failure_notifier
 
 DATA_DIR = os.environ.get("BOOMI_DATA_DIR", "/tmp/airflow-provider-boomi")
 
@@ -59,6 +63,7 @@ def boomi_multi_account_sync() -> None:
         task_id="sync",
         output_path="{{ params.output_path }}",
         map_index_template="{{ task.boomi_conn_id }}",
+        on_failure_callback=sync_failure_notifier(),
     ).expand(boomi_conn_id=connections())
 
     @task

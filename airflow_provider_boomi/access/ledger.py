@@ -7,6 +7,12 @@ to a file) work the same as a local disk. Rows are buffered and written at least
 ``flush_every`` changes and when the writer closes, so a run that fails halfway still leaves the
 changes it made on record; the provisioner also flushes after every change that may have
 written to Boomi, so that holds for a process killed outright too.
+
+Chain: each part records, in its Parquet key-value metadata, the name and SHA-256 of the part
+the writer saw as the latest when it wrote (its predecessor; empty for the first part) and its
+own row count. :func:`verify_ledger_chain` checks the links, so a deleted or changed part is
+named. Two writers flushing at the same moment can name the same predecessor: a fork, reported
+as legitimate concurrency, not as a break. Parts written before chaining began read as before.
 """
 
 from __future__ import annotations
@@ -24,17 +30,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from airflow_provider_boomi.access.changes import ChangeResult
+from airflow_provider_boomi.dataset.chain import ChainBreak, ChainNode, ChainResult, check_links
+from airflow_provider_boomi.dataset.manifest import file_sha256, validate_sha256
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "CHAIN_PREVIOUS_PART",
+    "CHAIN_PREVIOUS_SHA256",
+    "CHAIN_ROWS",
     "DEFAULT_FLUSH_EVERY",
     "LEDGER_SCHEMA",
     "LedgerWriter",
     "RunContext",
     "new_action_id",
     "read_ledger",
+    "verify_ledger_chain",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,6 +89,29 @@ Parts written before a column existed read with that column null (see :func:`rea
 
 _PART_PREFIX = "part-"
 _PART_SUFFIX = ".parquet"
+
+CHAIN_PREVIOUS_PART = "airflow_provider_boomi.chain.previous_part"
+"""Parquet metadata key: the file name of the predecessor part (empty for the first part)."""
+CHAIN_PREVIOUS_SHA256 = "airflow_provider_boomi.chain.previous_sha256"
+"""Parquet metadata key: the predecessor's hex SHA-256 (empty for the first part)."""
+CHAIN_ROWS = "airflow_provider_boomi.chain.rows"
+"""Parquet metadata key: the part's own row count."""
+_CHAIN_KEYS = (CHAIN_PREVIOUS_PART, CHAIN_PREVIOUS_SHA256, CHAIN_ROWS)
+
+
+def _part_paths(fs: Any, root: str) -> list[str]:
+    """The ledger's part files under ``root``, oldest first (their names start with a UTC stamp).
+
+    Listed afresh (past fsspec's directory cache): another process may have just written one.
+    """
+    fs.invalidate_cache(root)
+    if not fs.exists(root):
+        return []
+    return sorted(
+        p
+        for p in fs.ls(root, detail=False)
+        if p.rsplit("/", 1)[-1].startswith(_PART_PREFIX) and p.endswith(_PART_SUFFIX)
+    )
 
 
 def new_action_id() -> str:
@@ -179,9 +214,13 @@ class LedgerWriter:
         if not self._rows:
             return None
         table = pa.Table.from_pylist(self._rows, schema=LEDGER_SCHEMA)
+        self._fs.makedirs(self._root, exist_ok=True)
+        table = table.replace_schema_metadata(
+            {**(LEDGER_SCHEMA.metadata or {}), **self._chain_metadata(table)}
+        )
+        # Named after the predecessor was read, so a part's name sorts after the one it links to.
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         part = f"{self._root}/{_PART_PREFIX}{stamp}-{secrets.token_hex(4)}{_PART_SUFFIX}"
-        self._fs.makedirs(self._root, exist_ok=True)
         with self._fs.open(part, "wb") as handle:
             pq.write_table(table, handle)
         self.rows_written += len(self._rows)
@@ -189,6 +228,19 @@ class LedgerWriter:
         self.parts_written.append(part)
         log.info("Ledger: wrote %d row(s) to %s", table.num_rows, part)
         return part
+
+    def _chain_metadata(self, table: pa.Table) -> dict[bytes, bytes]:
+        """The chain keys of the next part: the latest part seen now, its hash, and the rows."""
+        parts = _part_paths(self._fs, self._root)
+        previous_name = previous_sha256 = ""
+        if parts:
+            previous_name = parts[-1].rsplit("/", 1)[-1]
+            previous_sha256, _ = file_sha256(self._fs, parts[-1])
+        return {
+            CHAIN_PREVIOUS_PART.encode(): previous_name.encode(),
+            CHAIN_PREVIOUS_SHA256.encode(): previous_sha256.encode(),
+            CHAIN_ROWS.encode(): str(table.num_rows).encode(),
+        }
 
     @property
     def pending(self) -> int:
@@ -234,15 +286,8 @@ def read_ledger(path: str, *, storage_options: Mapping[str, Any] | None = None) 
 
     fs, root = url_to_fs(path, **dict(storage_options or {}))
     root = root.rstrip("/") or root
-    parts: list[str] = []
-    if fs.exists(root):
-        parts = sorted(
-            p
-            for p in fs.ls(root, detail=False)
-            if p.rsplit("/", 1)[-1].startswith(_PART_PREFIX) and p.endswith(_PART_SUFFIX)
-        )
     tables = []
-    for part in parts:
+    for part in _part_paths(fs, root):
         with fs.open(part, "rb") as handle:
             tables.append(_conform(pq.read_table(handle)))
     table = pa.concat_tables(tables) if tables else LEDGER_SCHEMA.empty_table()
@@ -250,3 +295,98 @@ def read_ledger(path: str, *, storage_options: Mapping[str, Any] | None = None) 
     if len(frame):
         frame = frame.sort_values(["recorded_at", "action_id"], kind="stable").reset_index(drop=True)
     return frame
+
+
+def _chain_fields(
+    metadata: Mapping[bytes, bytes] | None, name: str
+) -> tuple[bool, str | None, str | None, int | None]:
+    """``(chained, previous part, previous sha256, rows)`` from a part's key-value metadata.
+
+    :raises ValueError: the chain metadata is there but incomplete or malformed.
+    """
+    raw = metadata or {}
+    present = {key: raw[key.encode()].decode("utf-8") for key in _CHAIN_KEYS if key.encode() in raw}
+    if not present:
+        return False, None, None, None
+    if len(present) != len(_CHAIN_KEYS):
+        missing = sorted(set(_CHAIN_KEYS) - set(present))
+        raise ValueError(f"part {name} has incomplete chain metadata (missing {missing})")
+    previous = present[CHAIN_PREVIOUS_PART]
+    previous_sha = present[CHAIN_PREVIOUS_SHA256]
+    rows_text = present[CHAIN_ROWS]
+    if not rows_text.isdigit():
+        raise ValueError(f"part {name}: chain row count {rows_text!r} is not a number")
+    if not previous:
+        if previous_sha:
+            raise ValueError(f"part {name} records a predecessor hash but no predecessor name")
+        return True, None, None, int(rows_text)
+    if "/" in previous or not (previous.startswith(_PART_PREFIX) and previous.endswith(_PART_SUFFIX)):
+        raise ValueError(f"part {name}: predecessor {previous!r} is not a ledger part name")
+    return True, previous, validate_sha256(previous_sha, f"part {name}'s predecessor hash"), int(rows_text)
+
+
+def verify_ledger_chain(path: str, *, storage_options: Mapping[str, Any] | None = None) -> ChainResult:
+    """Verify the hash chain of the ledger at ``path``.
+
+    Reads every part's footer and hashes every part's bytes. Breaks: a part naming a predecessor
+    that is missing (deleted), a predecessor whose SHA-256 differs from the recorded one
+    (changed or replaced), a part without chain metadata written after chaining began, a part
+    whose row count differs from the one it recorded, a part that is not readable Parquet. Forks
+    (two parts naming one predecessor: writers flushing at the same moment) are reported as
+    forks. Parts from before chaining began are listed, not faulted.
+
+    :param path: the ledger directory (local path or fsspec URL), as given to :class:`LedgerWriter`.
+    :param storage_options: fsspec options (credentials, endpoint).
+    :raises FileNotFoundError: ``path`` does not exist (a wrong path must not verify as empty).
+    """
+    from fsspec.core import url_to_fs
+
+    fs, root = url_to_fs(path, **dict(storage_options or {}))
+    root = root.rstrip("/") or root
+    fs.invalidate_cache(root)
+    if not fs.exists(root):
+        raise FileNotFoundError(f"no ledger at {path}: the directory does not exist (check the path)")
+    base = str(path).rstrip("/")
+    nodes: list[ChainNode] = []
+    breaks: list[ChainBreak] = []
+    total_rows = 0
+    for part in _part_paths(fs, root):
+        name = part.rsplit("/", 1)[-1]
+        url = f"{base}/{name}"
+        sha256, _ = file_sha256(fs, part)
+        try:
+            with fs.open(part, "rb") as handle:
+                footer = pq.ParquetFile(handle).metadata
+            chained, previous, previous_sha, recorded_rows = _chain_fields(footer.metadata, name)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            breaks.append(ChainBreak("unreadable", url, f"part {name}: {exc}"))
+            nodes.append(ChainNode(name, url, sha256, (name,), readable=False))
+            continue
+        total_rows += footer.num_rows
+        if recorded_rows is not None and recorded_rows != footer.num_rows:
+            breaks.append(
+                ChainBreak(
+                    "rows_mismatch",
+                    url,
+                    f"part {name} holds {footer.num_rows} rows but recorded {recorded_rows}",
+                    expected=str(recorded_rows),
+                    found=str(footer.num_rows),
+                )
+            )
+        nodes.append(ChainNode(name, url, sha256, (name,), True, chained, previous, previous_sha))
+    links = check_links(nodes, "part")
+    return ChainResult(
+        chain="ledger",
+        location=str(path),
+        account_id=None,
+        files=len(nodes),
+        chained=links.chained,
+        unchained_before_start=links.unchained_before_start,
+        links_checked=links.links_checked,
+        data_files_checked=0,
+        rows=total_rows,
+        breaks=(*breaks, *links.breaks),
+        forks=links.forks,
+        heads=links.heads,
+        hashes=frozenset(node.sha256 for node in nodes),
+    )

@@ -6,6 +6,7 @@ script. See ``docs/data-model.md`` for the layout and every column.
 
 from __future__ import annotations
 
+from .chain import ChainBreak, ChainFork, ChainHead, ChainResult, verify_manifest_chain
 from .conform import Rows, conform
 from .diff import diff_snapshots, grant_changes
 from .errors import (
@@ -15,6 +16,7 @@ from .errors import (
     SnapshotStateError,
     TableNotInSnapshotError,
 )
+from .failures import FailureRecord, write_failure_record
 from .grant_ids import (
     GrantKind,
     ParsedGrant,
@@ -23,21 +25,41 @@ from .grant_ids import (
     parse_grant_id,
     role_entitlement_id,
 )
-from .manifest import MANIFEST_FILE, Manifest, TableEntry
+from .manifest import MANIFEST_FILE, Manifest, ManifestLink, TableEntry
 from .paths import new_sync_id, snapshot_dir, snapshot_location, validate_account_id, validate_sync_id
-from .reader import SnapshotInfo, SnapshotStore
-from .schemas import GRANT_TABLES, SCHEMA_VERSION, SYNCED_TABLES, TABLES, empty_table, schema_for
+from .reader import FileProblem, Gap, ManifestFile, SnapshotInfo, SnapshotStore
+from .schemas import (
+    CORE_TABLES,
+    GOVERNANCE_TABLES,
+    GRANT_TABLES,
+    SCHEMA_VERSION,
+    SYNCED_TABLES,
+    TABLES,
+    empty_table,
+    schema_for,
+)
 from .writer import ROW_GROUP_ROWS, SnapshotWriter, TableWriter
 
 __all__ = [
+    "CORE_TABLES",
+    "GOVERNANCE_TABLES",
     "GRANT_TABLES",
     "MANIFEST_FILE",
     "ROW_GROUP_ROWS",
     "SCHEMA_VERSION",
     "SYNCED_TABLES",
     "TABLES",
+    "ChainBreak",
+    "ChainFork",
+    "ChainHead",
+    "ChainResult",
+    "FailureRecord",
+    "FileProblem",
+    "Gap",
     "GrantKind",
     "Manifest",
+    "ManifestFile",
+    "ManifestLink",
     "ParsedGrant",
     "Rows",
     "SchemaMismatchError",
@@ -64,4 +86,6 @@ __all__ = [
     "snapshot_location",
     "validate_account_id",
     "validate_sync_id",
+    "verify_manifest_chain",
+    "write_failure_record",
 ]

@@ -2,13 +2,16 @@
 
 The manifest is written last; its presence with ``status: complete`` is what makes a snapshot
 exist. It also pins every table file by row count and SHA-256 so audit evidence can be shown to
-be unaltered later (``SnapshotStore.verify``).
+be unaltered later (``SnapshotStore.verify``), and, since chaining began, the SHA-256 of the
+account's previous manifest (``previous``), so that a deleted or replaced snapshot breaks the
+chain (``dataset.chain``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,19 +19,24 @@ from typing import Any
 
 from fsspec import AbstractFileSystem
 
+from .paths import validate_sync_id
+
 __all__ = [
     "MANIFEST_FILE",
     "STATUS_COMPLETE",
     "Manifest",
+    "ManifestLink",
     "TableEntry",
     "file_sha256",
     "format_time",
     "parse_time",
+    "validate_sha256",
 ]
 
 MANIFEST_FILE = "manifest.json"
 STATUS_COMPLETE = "complete"
 _HASH_CHUNK = 1 << 20
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def file_sha256(fs: AbstractFileSystem, path: str) -> tuple[str, int]:
@@ -44,6 +52,17 @@ def file_sha256(fs: AbstractFileSystem, path: str) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+def validate_sha256(value: object, what: str) -> str:
+    """Return ``value`` if it is a lowercase hex SHA-256 (64 digits), else raise ``ValueError``.
+
+    :param value: the recorded hash (read from a file someone may have edited).
+    :param what: what the hash belongs to, for the message.
+    """
+    if not isinstance(value, str) or not _SHA256_HEX.fullmatch(value):
+        raise ValueError(f"{what} must be a SHA-256 as 64 lowercase hex digits, got {value!r}")
+    return value
 
 
 def format_time(value: datetime) -> str:
@@ -91,6 +110,36 @@ class TableEntry:
 
 
 @dataclass(frozen=True)
+class ManifestLink:
+    """A link of the manifest chain: which manifest came before, and its exact bytes' hash.
+
+    Attributes:
+        sync_id: the previous snapshot of the account (the chain's head when this one committed).
+        manifest_sha256: hex SHA-256 of that snapshot's ``manifest.json`` bytes.
+    """
+
+    sync_id: str
+    manifest_sha256: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the JSON form."""
+        return {"sync_id": self.sync_id, "manifest_sha256": self.manifest_sha256}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ManifestLink:
+        """Build from the JSON form; raises ``ValueError`` naming what is wrong."""
+        if not isinstance(data, Mapping):
+            raise ValueError(
+                f"previous must be null or an object with sync_id and manifest_sha256, got {data!r}"
+            )
+        return cls(
+            # The verifier turns the id into a path: it must be a safe path component.
+            sync_id=validate_sync_id(data.get("sync_id")),
+            manifest_sha256=validate_sha256(data.get("manifest_sha256"), "previous.manifest_sha256"),
+        )
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The content of ``manifest.json``.
 
@@ -111,6 +160,11 @@ class Manifest:
         warnings: human-readable warnings (e.g. grants naming an unknown role).
         producer: package name and version that wrote the snapshot.
         extra: free-form additional JSON data given to ``commit``.
+        chained: whether the manifest carries the chain field ``previous`` (every manifest written
+            since chaining began does; older ones read as unchained).
+        previous: the link to the account's previous manifest; ``None`` for the first snapshot
+            of the account (or an unchained manifest). Not the diff base: that is
+            ``previous_sync_id``.
     """
 
     schema_version: int
@@ -129,6 +183,12 @@ class Manifest:
     warnings: tuple[str, ...] = ()
     producer: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    chained: bool = False
+    previous: ManifestLink | None = None
+
+    def __post_init__(self) -> None:
+        if self.previous is not None and not self.chained:
+            raise ValueError("a manifest with a previous link is chained: pass chained=True")
 
     @property
     def row_counts(self) -> dict[str, int]:
@@ -137,7 +197,7 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form (what ``manifest.json`` contains)."""
-        return {
+        data: dict[str, Any] = {
             "schema_version": self.schema_version,
             "account_id": self.account_id,
             "sync_id": self.sync_id,
@@ -155,6 +215,11 @@ class Manifest:
             "producer": dict(self.producer),
             "extra": dict(self.extra),
         }
+        # An unchained manifest keeps its original form: re-serialising one must not add the
+        # field, or its bytes (and so its hash) would change.
+        if self.chained:
+            data["previous"] = self.previous.to_dict() if self.previous is not None else None
+        return data
 
     def to_json(self) -> str:
         """Return ``manifest.json``'s text (sorted keys would hide the logical order; we keep it)."""
@@ -180,4 +245,6 @@ class Manifest:
             warnings=tuple(data.get("warnings") or ()),
             producer=dict(data.get("producer") or {}),
             extra=dict(data.get("extra") or {}),
+            chained="previous" in data,
+            previous=ManifestLink.from_dict(data["previous"]) if data.get("previous") is not None else None,
         )

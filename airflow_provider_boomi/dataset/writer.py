@@ -4,11 +4,15 @@ A snapshot is complete or absent: tables stream into Parquet files in the snapsh
 and only ``commit()`` writes ``manifest.json``, last. Readers treat a directory without a
 manifest as nonexistent, so a crash at any point before the manifest leaves nothing visible.
 
-Manifest atomicity: on a local filesystem the manifest is written to a temporary name in the
-same directory, fsynced, and renamed over ``manifest.json`` (``os.replace``: atomic on POSIX
-and Windows). Object stores have no atomic rename (fsspec's ``mv`` is copy + delete), but a
-single PUT of a small object is atomic there: the object is visible whole or not at all. So on
-any non-local filesystem the manifest is written with one ``pipe_file`` call.
+Manifest atomicity: see :func:`~airflow_provider_boomi.dataset.storage.write_whole` (a
+temporary file renamed into place locally, one PUT on object stores).
+
+Chain: the manifest records the account's previous manifest (its sync id and the SHA-256 of its
+bytes), looked up just before the manifest is written. There is no lock across processes (object
+stores offer none that fsspec exposes portably), so two syncs of one account committing at the
+same moment can both link to the same predecessor: a fork, which ``dataset.chain`` reports as
+such rather than as a break. The example DAGs run one sync per account at a time
+(``max_active_runs=1``), which makes a fork rare in practice.
 """
 
 from __future__ import annotations
@@ -16,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import secrets
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -29,13 +31,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec import AbstractFileSystem
 
+from .chain import chain_predecessor
 from .conform import Rows, conform
 from .diff import DIFF_COLUMNS, grant_changes
 from .errors import SnapshotStateError
-from .manifest import MANIFEST_FILE, STATUS_COMPLETE, Manifest, TableEntry, file_sha256
+from .manifest import MANIFEST_FILE, STATUS_COMPLETE, Manifest, ManifestLink, TableEntry, file_sha256
 from .paths import new_sync_id, resolve_location, snapshot_dir, validate_account_id, validate_sync_id
 from .reader import SnapshotStore
 from .schemas import GRANT_TABLES, SCHEMA_VERSION, SYNCED_TABLES, TABLES, schema_for
+from .storage import write_whole
 
 __all__ = ["ROW_GROUP_ROWS", "SnapshotWriter", "TableWriter"]
 
@@ -53,12 +57,6 @@ def _producer_version() -> str:
         return metadata.version(_PRODUCER_PACKAGE)
     except metadata.PackageNotFoundError:
         return "unknown"
-
-
-def _is_local(fs: AbstractFileSystem) -> bool:
-    protocol = fs.protocol
-    protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
-    return "file" in protocols or "local" in protocols
 
 
 class TableWriter:
@@ -378,20 +376,12 @@ class SnapshotWriter:
             table.write_batch(changes)
         return base.sync_id if base is not None else None
 
+    def _chain_link(self) -> ManifestLink | None:
+        """The link to the account's chain head, read now (just before the manifest is written)."""
+        return chain_predecessor(SnapshotStore(self._location), self.account_id, exclude=self.sync_id)
+
     def _write_manifest(self, manifest: Manifest) -> None:
-        data = manifest.to_json().encode("utf-8")
-        final = self._file(MANIFEST_FILE)
-        if _is_local(self._fs):
-            tmp = self._file(f".{MANIFEST_FILE}.{secrets.token_hex(4)}.tmp")
-            self._written_files.append(tmp)
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, final)
-        else:
-            # One PUT: object stores make a single object visible whole or not at all.
-            self._fs.pipe_file(final, data)
+        write_whole(self._fs, self._file(MANIFEST_FILE), manifest.to_json().encode("utf-8"))
 
     def commit(
         self,
@@ -455,6 +445,9 @@ class SnapshotWriter:
                 warnings=tuple(str(w) for w in warnings),
                 producer={"package": _PRODUCER_PACKAGE, "version": _producer_version()},
                 extra=dict(extra or {}),
+                chained=True,
+                # Last, to keep the window in which another commit can take the same head short.
+                previous=self._chain_link(),
             )
             self._write_manifest(manifest)
         except BaseException:
@@ -477,9 +470,15 @@ class SnapshotWriter:
         for table in open_tables:
             table._fail()
         for path in self._written_files:
-            with contextlib.suppress(FileNotFoundError, OSError):
+            try:
                 if self._fs.exists(path):
                     self._fs.rm_file(path)
+            except FileNotFoundError:
+                pass
+            except Exception as exc:
+                # Write-once storage (a GCS or Azure retention policy) refuses the delete. The
+                # file has no manifest, so no reader counts it; the sync's own error must surface.
+                log.warning("Could not remove %s of the aborted snapshot: %s", path, exc)
         if self._dir_created:
             # Object stores have no directories; locally, remove the now-empty folder.
             with contextlib.suppress(Exception):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from airflow_provider_boomi.dataset import SnapshotStore
 from airflow_provider_boomi.testing.simulator import BoomiSimulator, FaultRule
 from tests.conftest import load_dag
+from tests.helpers import Inbox
 
 DAG_SOURCE = """
 import json
@@ -100,8 +103,89 @@ def test_sync_that_fails_midway_fails_the_task_and_leaves_no_snapshot(
         monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", json.dumps(connection))
         run = load_dag(dag_file, "test_boomi_sync_operator_fails").test(run_conf={"out": str(tmp_path)})
     assert run.state == "failed"
-    assert SnapshotStore(tmp_path).snapshots(sim.account_id) == []
+    store = SnapshotStore(tmp_path)
+    assert store.snapshots(sim.account_id) == []
     assert not list(tmp_path.rglob("manifest.json")) and not list(tmp_path.rglob("*.parquet"))
+
+    # The failure is on record, not a silent gap (issue 13, item 5).
+    (record,) = store.failures(sim.account_id)
+    assert record.error_type.startswith("airflow_provider_boomi.client.errors.Boomi")
+    assert record.dag_id == "test_boomi_sync_operator_fails" and record.task_id == "sync"
+    assert record.run_id and record.try_number == 1
+    assert record.started_at <= record.failed_at
+    record_file = tmp_path / f"account_id={sim.account_id}" / "failures" / f"{record.sync_id}.json"
+    assert record.path == str(record_file) and record_file.is_file()
+    assert sim.token not in record_file.read_text()
+    (gap,) = store.gaps(
+        sim.account_id,
+        expected_every=timedelta(hours=26),
+        since=record.failed_at - timedelta(days=2),
+        now=record.failed_at + timedelta(minutes=1),
+    )
+    assert gap.next_sync_id is None and gap.failures == (record,)
+
+
+def test_the_failure_record_scrubs_every_form_of_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error quoting what it was given (here the templated resources) must not carry a
+    credential into the store."""
+    from airflow_provider_boomi.operators.sync import BoomiSyncOperator
+
+    with BoomiSimulator(profile="demo", rate_limit=None) as sim:
+        monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", sim.connection_json())
+        pair = f"BOOMI_TOKEN.{sim.email}:{sim.token}"
+        encoded = base64.b64encode(pair.encode()).decode()
+        operator = BoomiSyncOperator(
+            task_id="sync", output_path=str(tmp_path), resources=["roles", sim.token, pair, encoded]
+        )
+        with pytest.raises(ValueError, match="resources must be"):
+            operator.execute(context={})  # type: ignore[arg-type]
+    (record,) = SnapshotStore(tmp_path).failures(sim.account_id)
+    assert record.error_type == "builtins.ValueError"
+    text = Path(str(record.path)).read_text()
+    for secret in (sim.token, pair, encoded):
+        assert secret not in text
+    assert "***" in record.error_message and "resources must be" in record.error_message
+
+
+def test_the_example_sync_dag_emails_a_failed_sync(
+    dag_folder: Path, tmp_path: Path, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOOMI_ALERT_EMAIL", "access-team@acme.example")
+    broken = FaultRule(kind="500", object_type="Role", count=None)
+    with BoomiSimulator(profile="demo", rate_limit=None, faults=[broken]) as sim:
+        connection = json.loads(sim.connection_json())
+        connection["extra"].update({"max_retries": 0, "max_retry_time": 2})
+        monkeypatch.setenv("AIRFLOW_CONN_BOOMI_DEFAULT", json.dumps(connection))
+        run = load_dag(dag_folder / "boomi_access_sync.py", "boomi_access_sync").test(
+            run_conf={
+                "output_path": str(tmp_path / "snapshots"),
+                "warehouse_path": str(tmp_path / "warehouse.duckdb"),
+            }
+        )
+    assert run.state == "failed"
+    ((_, recipients, message),) = inbox.take()
+    assert recipients == ["access-team@acme.example"] and message["To"] == "access-team@acme.example"
+    assert message["Subject"].startswith("Boomi access sync failed: boomi_access_sync.sync")
+    body = message.get_body(("plain", "html"))
+    assert body is not None and "No snapshot was written" in body.get_content()
+    assert sim.token not in message.as_string()
+    assert len(SnapshotStore(tmp_path / "snapshots").failures(sim.account_id)) == 1
+
+
+def test_without_an_alert_address_the_notifier_logs(caplog: pytest.LogCaptureFixture) -> None:
+    from airflow_provider_boomi.operators.sync import SyncFailureLogNotifier, sync_failure_notifier
+
+    notifier = sync_failure_notifier(email=" ")
+    assert isinstance(notifier, SyncFailureLogNotifier)
+
+    class TaskInstance:
+        dag_id, run_id, task_id, try_number = "boomi_access_sync", "manual__1", "sync", 2
+
+    with caplog.at_level("ERROR", logger="airflow_provider_boomi.operators.sync"):
+        notifier.notify({"ti": TaskInstance()})  # type: ignore[typeddict-item]
+    assert "ALERT: Boomi sync failed: dag boomi_access_sync, run manual__1, task sync, try 2" in caplog.text
 
 
 def test_openlineage_facets_name_the_account_and_the_tables(

@@ -202,3 +202,22 @@ def pd_isna(value: object) -> bool:
     import pandas as pd
 
     return bool(pd.isna(value))
+
+
+def test_malformed_chain_metadata_is_a_named_break_and_a_missing_ledger_an_error(tmp_path: Path) -> None:
+    from airflow_provider_boomi.access.ledger import CHAIN_PREVIOUS_SHA256, verify_ledger_chain
+
+    ledger_dir = tmp_path / "ledger"
+    with LedgerWriter(str(ledger_dir)) as ledger:
+        ledger.record(_result(1))
+    with LedgerWriter(str(ledger_dir)) as ledger:
+        ledger.record(_result(2))
+    (part,) = ledger.parts_written
+    table = pq.read_table(part)
+    metadata = dict(table.schema.metadata or {}) | {CHAIN_PREVIOUS_SHA256.encode(): b"not-a-hash"}
+    pq.write_table(table.replace_schema_metadata(metadata), part)
+    result = verify_ledger_chain(str(ledger_dir))
+    assert [b.kind for b in result.breaks] == ["unreadable"]
+    assert "64 lowercase hex digits" in result.breaks[0].message
+    with pytest.raises(FileNotFoundError, match="no ledger at"):
+        verify_ledger_chain(str(tmp_path / "nowhere"))
