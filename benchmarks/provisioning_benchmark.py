@@ -2,14 +2,23 @@
 
 The simulator (``large`` profile) runs in its own process at rate R with latency L. The batch
 assigns a role to 500 users who lack it and revokes a role from 500 other users who keep at
-least one more (each user appears once). Every change needs three calls by the rules: read the
-user's current rows, write (create or delete), read back to verify; a revoke of a user who
-lacks Standard User first assigns it (the floor that keeps concurrent revokes safe). So the
-batch's own bound is max(minimum calls / R, longest per-user chain x L) with minimum calls =
-3 x changes + 1 (the role catalog) + 2 (detecting how Boomi matches user ids) + the floor's
-creates. Strategies, each in a fresh child process against a fresh simulator:
+least one more (each user appears once). What the rules need, counted from the simulator's
+seeded state before the run:
 
-* ``provider``: ``Provisioner.apply_all`` (users concurrently, each user's changes in order);
+* writes: one create or delete per change, plus one Standard User create for each revoked user
+  who lacks it (the floor that keeps concurrent revokes safe: a write the safety rules need);
+* safety reads: none for this batch (no administrative role and no Standard User is revoked, so
+  neither the last-administrator query nor the re-read before a Standard User revoke is due);
+* batched reads: the users' global roles read ``read_batch_size`` users a query before the
+  writes, and again to verify them: per group, its rows in pages of 100 (an empty answer is
+  still one call), before and after;
+* setup: the role catalog (one page) and the detection of how Boomi matches user ids (two reads).
+
+The bound is max(their sum / R, the longest chain of one group x L); each count is printed,
+with what the provider counted for it (``Provisioner.calls``). Strategies, each in a fresh child
+process against a fresh simulator:
+
+* ``provider``: ``Provisioner.apply_all`` (groups of users concurrently, each group in rounds);
 * ``sequential``: the same rules one request at a time (``max_workers=1``).
 
     python benchmarks/provisioning_benchmark.py --setting scaled
@@ -20,12 +29,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,16 +44,32 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from sync_benchmark import SETTINGS, Simulator, run_child  # noqa: E402
+from sync_benchmark import SETTINGS, Simulator, pages, run_child  # noqa: E402
+
+from airflow_provider_boomi.access.provisioning import DEFAULT_READ_BATCH_SIZE  # noqa: E402
 
 STRATEGIES = {"provider": 8, "sequential": 1}
-CALLS_PER_CHANGE = 3
+SETUP_CALLS = 3  # the role catalog (one page of the large profile's 60 roles) and two detection reads
 
 
-def build_batch(size: int, seed: int = 0) -> tuple[list[dict[str, str]], int]:
-    """Changes for the ``large`` profile, computed from the same seeded state the server has,
-    and how many of the revoked users lack Standard User (the floor every revoke leaves in
-    place costs them one create each).
+@dataclass(frozen=True)
+class Needed:
+    """The calls the batch needs, by reason (see the module docstring)."""
+
+    writes: int
+    floor_writes: int
+    batched_reads: int
+    longest_chain: int
+
+    @property
+    def total(self) -> int:
+        return self.writes + self.floor_writes + self.batched_reads + SETUP_CALLS
+
+
+def build_batch(size: int, seed: int = 0) -> tuple[list[dict[str, str]], int, list[tuple[str, int, int]]]:
+    """Changes for the ``large`` profile, computed from the same seeded state the server has;
+    how many of the revoked users lack Standard User (the floor every revoke leaves in place
+    costs them one create each); and each user with their global-role rows before and after.
 
     The connection's own user is left out (changes to it are refused), and so are revokes of
     Standard User (the floor itself) and of administrative roles (their last-administrator check
@@ -75,7 +102,25 @@ def build_batch(size: int, seed: int = 0) -> tuple[list[dict[str, str]], int]:
     ]
     changes += [{"action": "revoke_role", "user_id": u, "role_id": revocable(u)[0]} for u in revoke]
     floor_creates = sum(1 for u in revoke if standard["id"] not in roles_of[u])
-    return changes, floor_creates
+    rows_before = {u: len(roles_of[u]) for u in [*assign, *revoke]}
+    rows_after = {u: rows_before[u] + 1 for u in assign}
+    rows_after.update({u: rows_before[u] - 1 + (standard["id"] not in roles_of[u]) for u in revoke})
+    return changes, floor_creates, [(u, rows_before[u], rows_after[u]) for u in [*assign, *revoke]]
+
+
+def needed_calls(
+    changes: list[dict[str, str]], floor_creates: int, users: list[tuple[str, int, int]], batch_size: int
+) -> Needed:
+    """The calls the rules need with groups of ``batch_size`` users, in the batch's order (each
+    user has one change: one round per group, one read before and one read-back after)."""
+    reads = 0
+    for start in range(0, len(users), batch_size):
+        group = users[start : start + batch_size]
+        reads += pages(sum(before for _, before, _ in group)) + pages(sum(after for _, _, after in group))
+    # One group's chain: its read, each user's writes one after another on the busiest worker
+    # (the floor's create, then the change's write), its read-back.
+    per_worker = math.ceil(min(batch_size, len(users)) / STRATEGIES["provider"])
+    return Needed(len(changes), floor_creates, reads, 2 + 2 * per_worker)
 
 
 def child_main(args: argparse.Namespace) -> None:
@@ -93,12 +138,17 @@ def child_main(args: argparse.Namespace) -> None:
         requests_per_second=args.rate,
     )
     options = ProvisioningOptions(
-        provisioning_enabled=True, max_changes=len(changes), max_workers=STRATEGIES[args.child]
+        provisioning_enabled=True,
+        max_changes=len(changes),
+        max_workers=STRATEGIES[args.child],
+        read_batch_size=args.read_batch_size,
     )
     started = time.monotonic()
     with BoomiClient(config) as client:
-        results = Provisioner(client, options).apply_all(changes)
+        provisioner = Provisioner(client, options)
+        results = provisioner.apply_all(changes)
         stats = client.stats.as_dict()
+        counted = provisioner.calls.as_dict()
     wall = time.monotonic() - started
     outcomes: dict[str, int] = {}
     for result in results:
@@ -108,6 +158,8 @@ def child_main(args: argparse.Namespace) -> None:
         + json.dumps(
             {
                 "calls": stats["calls"],
+                "counted": counted,
+                "warnings": provisioner.warnings,
                 "status_503": stats["status_503"],
                 "wall": wall,
                 "outcomes": outcomes,
@@ -117,7 +169,10 @@ def child_main(args: argparse.Namespace) -> None:
     )
 
 
-HEADER = "| setting | strategy | R | L | changes | outcomes | calls | min calls | wall s | bound s | wall/bound | 503s |"  # noqa: E501
+HEADER = (
+    "| setting | strategy | R | L | B | changes | outcomes | calls | writes | floor writes | safety reads "
+    "| batched reads | other | needed calls | wall s | bound s | wall/bound | 503s |"
+)
 
 
 def main() -> None:
@@ -127,6 +182,9 @@ def main() -> None:
     parser.add_argument("--setting", choices=[*SETTINGS, "both"], default="scaled")
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), default=list(STRATEGIES))
+    parser.add_argument(
+        "--read-batch-size", type=int, default=DEFAULT_READ_BATCH_SIZE, help="users read in one query"
+    )
     parser.add_argument("--results", type=Path, help="append the table, command and machine to this file")
     parser.add_argument("--child", choices=list(STRATEGIES), help=argparse.SUPPRESS)
     parser.add_argument("--facts", help=argparse.SUPPRESS)
@@ -136,19 +194,22 @@ def main() -> None:
     if args.child:
         child_main(args)
         return
-    changes, floor_creates = build_batch(args.size)
-    # Read, write and read back per change; the role catalog; two reads that detect how Boomi
-    # matches user ids (§g.4); one Standard User create per revoked user who lacks it.
-    minimum = CALLS_PER_CHANGE * len(changes) + 1 + 2 + floor_creates
-    longest_chain = CALLS_PER_CHANGE + (1 if floor_creates else 0)  # every user appears once
-    lines = [HEADER, "|" + "---|" * 12]
+    changes, floor_creates, users = build_batch(args.size)
+    need = needed_calls(changes, floor_creates, users, args.read_batch_size)
+    print(
+        f"needed: {need.writes} writes + {need.floor_writes} Standard User creates + 0 safety reads + "
+        f"{need.batched_reads} batched reads + {SETUP_CALLS} setup = {need.total} calls "
+        f"(read_batch_size={args.read_batch_size})",
+        flush=True,
+    )
+    lines = [HEADER, "|" + "---|" * 18]
     settings = list(SETTINGS) if args.setting == "both" else [args.setting]
     with tempfile.TemporaryDirectory() as tmp:
         batch = Path(tmp) / "batch.json"
         batch.write_text(json.dumps(changes))
         for setting in settings:
             rate, latency = SETTINGS[setting]
-            bound = max(minimum / rate, longest_chain * latency)
+            bound = max(need.total / rate, need.longest_chain * latency)
             for strategy in args.strategies:
                 sim = Simulator("large", "token_bucket", rate, latency, Path(tmp))
                 try:
@@ -161,15 +222,26 @@ def main() -> None:
                         str(batch),
                         "--rate",
                         str(rate),
+                        "--read-batch-size",
+                        str(args.read_batch_size),
                     )
                 finally:
                     sim.stop()
+                for warning in r["warnings"]:
+                    print(f"warning: {warning}", flush=True)
+                counted = r["counted"]
+                # What the provisioner does not count itself: the catalog and the detection.
+                other = r["calls"] - sum(counted.values())
                 outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["outcomes"].items()))
                 line = (
-                    f"| {setting} | {strategy} | {rate:g}/s | {latency * 1000:g} ms | {len(changes)} "
-                    f"| {outcomes} "
-                    f"| {r['calls']} | {minimum} | {r['wall']:.1f} | {bound:.1f} | {r['wall'] / bound:.2f} "
-                    f"| {r['status_503']} |"
+                    f"| {setting} | {strategy} | {rate:g}/s | {latency * 1000:g} ms | {args.read_batch_size} "
+                    f"| {len(changes)} | {outcomes} | {r['calls']} "
+                    f"| {counted['writes']} ({need.writes}) "
+                    f"| {counted['safety_writes']} ({need.floor_writes}) "
+                    f"| {counted['safety_reads']} (0) "
+                    f"| {counted['batched_reads'] + counted['single_reads']} ({need.batched_reads}) "
+                    f"| {other} ({SETUP_CALLS}) | {need.total} "
+                    f"| {r['wall']:.1f} | {bound:.1f} | {r['wall'] / bound:.2f} | {r['status_503']} |"
                 )
                 lines.append(line)
                 print(line, flush=True)

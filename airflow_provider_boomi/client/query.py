@@ -9,7 +9,7 @@ before any request instead of as an HTTP 400.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -171,7 +171,7 @@ class QueryFilter:
 
     # --- checking rows --------------------------------------------------------------------------
 
-    def admits(self, row: Mapping[str, Any]) -> bool:
+    def admits(self, row: Mapping[str, Any], *, fold: Collection[str] = ()) -> bool:
         """False when a value present in ``row`` (a raw Boomi object) contradicts this filter.
 
         Used to check that an answer kept to its filter: a server may ignore a term it does not
@@ -179,17 +179,25 @@ class QueryFilter:
         (Boomi's schema requires none), so it is admitted. Only the operators the project sends
         are evaluated: EQUALS and NOT_EQUALS (exact string comparison) and the ``and``/``or``
         groupings; any other operator raises ``NotImplementedError`` rather than guessing.
+
+        :param row: the raw object as Boomi returned it.
+        :param fold: properties compared without regard to case, because the server matches
+            them that way (``userId`` on a Boomi that matches user ids case-insensitively,
+            reference §g.4): there a row spelt ``Dana@x`` legitimately answers ``dana@x``.
         """
         if self.operator == "and":
-            return all(f.admits(row) for f in self.nested)
+            return all(f.admits(row, fold=fold) for f in self.nested)
         if self.operator == "or":
-            return any(f.admits(row) for f in self.nested)
+            return any(f.admits(row, fold=fold) for f in self.nested)
         if self.operator not in ("EQUALS", "NOT_EQUALS"):
             raise NotImplementedError(f"QueryFilter.admits does not evaluate {self.operator}")
         value = row.get(self.property or "")
         if value is None:
             return True
-        equal = str(value) == self.arguments[0]
+        if self.property in fold:
+            equal = str(value).lower() == self.arguments[0].lower()
+        else:
+            equal = str(value) == self.arguments[0]
         return equal if self.operator == "EQUALS" else not equal
 
     # --- serialisation --------------------------------------------------------------------------

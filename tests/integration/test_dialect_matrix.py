@@ -225,6 +225,28 @@ ROWS: tuple[Row, ...] = (
         settings={"filter_operators": "role_equals_only"},
     ),
     Row(
+        "userid-or-ignored",
+        "or-userId",
+        "userId terms grouped with 'or' ignored (a batched read answers every row of the account)",
+        "provisioning sees rows outside its read's filter, discards the read and reads each user "
+        "alone; exact, warned",
+        settings={"user_id_or_filter": "ignored"},
+    ),
+    Row(
+        "userid-or-refused",
+        "or-userId",
+        "userId terms grouped with 'or' refused with HTTP 400",
+        "provisioning reads each user alone; exact, warned",
+        settings={"user_id_or_filter": "refused"},
+    ),
+    Row(
+        "userid-or-ignored-sensitive",
+        "or-userId+g.4",
+        "'or' of userId terms ignored, userId matched case-sensitively",
+        "the same fallback, each user read under Boomi's spelling; exact, warned",
+        settings={"user_id_or_filter": "ignored", "user_id_case": "sensitive"},
+    ),
+    Row(
         "soap-pages-large",
         "g.1+g.2+g.9",
         "preset soap_pages (roleId ignored, custom roles only, Role EQUALS only), 10,000 users",
@@ -437,13 +459,30 @@ def _batch(sim: BoomiSimulator) -> tuple[list[dict[str, Any]], Any]:
     return changes, (global_roles, group_roles)
 
 
-def _provision(sim: BoomiSimulator, ledger: Path) -> None:
+_BATCHING_STOPPED = "with userId terms grouped by 'or' is not served as a filter"
+
+
+def _provision(sim: BoomiSimulator, ledger: Path, caplog: pytest.LogCaptureFixture) -> None:
     users_before = sorted(u["userId"] for u in sim.state.users())
     foreign_before = sim.state.foreign_user_roles()
     changes, (global_roles, group_roles) = _batch(sim)
     operator = BoomiApplyAccessChangesOperator(task_id="batch", changes=changes, ledger_path=str(ledger))
+    caplog.clear()
     summary = operator.execute({})  # type: ignore[arg-type]
     assert [o["outcome"] for o in summary["outcomes"]] == ["applied"] * len(changes), summary
+    # The users' grants were read in one batched query, unless Boomi did not serve it: then the
+    # provider said so and read each user alone.
+    batched = [
+        r
+        for r in sim.requests
+        if r.object_type == "AccountUserRole"
+        and r.operation == "query"
+        and '"or"' in json.dumps(r.request_body)
+        and '"userId"' in json.dumps(r.request_body)
+    ]
+    assert batched, "no batched read was sent"
+    served = sim.config.user_id_or_filter == "honoured"
+    assert (_BATCHING_STOPPED not in caplog.text) == served, caplog.text
 
     actual: dict[str, set[str]] = {}
     for r in sim.state.user_roles():
@@ -461,8 +500,16 @@ def _provision(sim: BoomiSimulator, ledger: Path) -> None:
     assert removed and not removed & present
 
 
+def _snapshot_files(out: Path) -> list[Path]:
+    """Every file under ``out`` but the records of failed syncs (``account_id=.../failures/``),
+    which a failed sync writes on purpose: they are not part of any snapshot."""
+    return sorted(p for p in out.rglob("*") if p.is_file() and p.parent.name != "failures")
+
+
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
-def test_dialect(row: Row, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dialect(
+    row: Row, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     out = tmp_path / "snapshots"
     account_id = None
     if row.prior_profile is not None:
@@ -473,19 +520,20 @@ def test_dialect(row: Row, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     with _simulator(row, **({"account_id": account_id} if account_id else {})) as sim:
         _connect(sim, monkeypatch, row.requests_per_second)
         if row.loud:
-            files_before = sorted(p for p in out.rglob("*") if p.is_file())
+            files_before = _snapshot_files(out)
             with pytest.raises(Exception) as failure:
                 _sync(out, row)
             message = str(failure.value)
             for fragment in row.loud:
                 assert fragment in message, message
             # No manifest, no table: the failed sync left nothing behind.
-            assert sorted(p for p in out.rglob("*") if p.is_file()) == files_before
+            assert _snapshot_files(out) == files_before
             return
         result = _sync(out, row)
         assert_snapshot_exact(sim, out, result["account_id"], result["sync_id"])
         if row.provisions:
-            _provision(sim, tmp_path / "ledger")
+            sim.clear_requests()
+            _provision(sim, tmp_path / "ledger", caplog)
             # The sync after the batch is exact too, and shows what the batch did.
             again = _sync(out, row)
             assert_snapshot_exact(sim, out, again["account_id"], again["sync_id"])

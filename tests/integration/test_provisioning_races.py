@@ -9,13 +9,22 @@ loopback, with latency so that both read before either writes, and is repeated.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import time
 from typing import Any
 
 import pytest
 
-from airflow_provider_boomi.access.changes import APPLIED, FAILED, REFUSED, REVOKE_ROLE, AccessChange
+from airflow_provider_boomi.access.changes import (
+    APPLIED,
+    ASSIGN_ROLE,
+    FAILED,
+    REFUSED,
+    REVOKE_ROLE,
+    AccessChange,
+    changes_from_records,
+)
 from airflow_provider_boomi.access.provisioning import Provisioner, ProvisioningOptions
 from airflow_provider_boomi.client import BoomiClient, ClientConfig
 from airflow_provider_boomi.testing.simulator import BoomiSimulator, FaultRule
@@ -165,3 +174,113 @@ def test_the_last_administrator_keeps_the_role(sim: BoomiSimulator) -> None:
     assert results[-1].outcome == REFUSED and "last administrator" in (results[-1].error or "")
     remaining = {r["userId"] for r in sim.state.user_roles() if r["roleId"] in (admin, delegate)}
     assert len(remaining) == 1
+
+
+# --- the same races with batched reads ------------------------------------------------------------
+#
+# Each run applies a batch of several users' changes, so the state it decides from comes from one
+# read of all of them (an ``or`` of userId terms), made before either run writes.
+
+
+def _batch_in_child(
+    connection: dict[str, Any], records: list[dict[str, Any]], start_at: float, out: Any
+) -> None:
+    """One provisioning run of a whole batch: wait for the common start, apply, report outcomes."""
+    config = ClientConfig(requests_per_second=1000.0, max_retries=2, timeout=10.0, **connection)
+    changes = changes_from_records(records)
+    with BoomiClient(config) as client:
+        options = ProvisioningOptions(provisioning_enabled=True, max_changes=len(changes))
+        provisioner = Provisioner(client, options)
+        provisioner.resolve_role("Standard User")  # the catalog and the matching, before the race
+        provisioner.user_id_matching()
+        time.sleep(max(0.0, start_at - time.time()))
+        results = provisioner.apply_all(changes)
+    out.put([(r.user_id, r.role_name, r.outcome, r.error) for r in results])
+
+
+def _race_batches(sim: BoomiSimulator, *batches: list[dict[str, Any]]) -> list[list[tuple[Any, ...]]]:
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    connection = {
+        "base_url": sim.base_url,
+        "account_id": sim.account_id,
+        "email": sim.email,
+        "api_token": sim.token,
+    }
+    start_at = time.time() + 3.0
+    children = [
+        context.Process(target=_batch_in_child, args=(connection, batch, start_at, out)) for batch in batches
+    ]
+    for child in children:
+        child.start()
+    results = [out.get(timeout=60) for _ in children]
+    for child in children:
+        child.join(timeout=30)
+        assert child.exitcode == 0
+    return results
+
+
+def _batched_reads_naming(sim: BoomiSimulator, user: str) -> int:
+    """AccountUserRole queries that asked for ``user`` among other users."""
+    return sum(
+        1
+        for r in sim.requests
+        if r.object_type == "AccountUserRole"
+        and r.operation == "query"
+        and '"or"' in json.dumps(r.request_body)
+        and user in json.dumps(r.request_body)
+    )
+
+
+@pytest.mark.parametrize("latency", LATENCIES)
+def test_two_batches_revoking_a_users_two_roles_leave_standard_user(
+    sim: BoomiSimulator, latency: float
+) -> None:
+    """Both runs read "two roles, not the last" in their batched reads; the user keeps a role."""
+    domain = sim.email.split("@")[1]
+    user = f"batch.racer.{int(latency * 1000)}@{domain}"
+    sim.state.add_user(user, "Batch", "Racer")
+    sim.state.grant_role(user, _role_id(sim, "Developer"))
+    sim.state.grant_role(user, _role_id(sim, "Auditor"))
+    fillers = {side: [f"filler.{side}{i}.{int(latency * 1000)}@{domain}" for i in range(3)] for side in "ab"}
+
+    def batch(side: str, role: str) -> list[dict[str, Any]]:
+        assigns = [
+            {"action": ASSIGN_ROLE, "user_id": u, "role": "Auditor", "notify_user": False}
+            for u in fillers[side]
+        ]
+        return [*assigns[:2], {"action": REVOKE_ROLE, "user_id": user, "role": role}, *assigns[2:]]
+
+    sim.set_latency(latency)
+    sim.clear_requests()
+    results = _race_batches(sim, batch("a", "Developer"), batch("b", "Auditor"))
+
+    assert [outcome for run in results for _, _, outcome, _ in run] == [APPLIED] * 8, results
+    assert _roles_of(sim, user) == {_role_id(sim, "Standard User")}
+    assert _batched_reads_naming(sim, user) >= 2, "the runs did not read the user in a batch"
+
+
+def test_two_batches_revoking_every_other_administrator_keep_an_administrator(sim: BoomiSimulator) -> None:
+    """Two runs, each revoking half of the administrators (and trying the connection's own user)
+    from batched reads made before either writes: the account keeps its administrator."""
+    admin, delegate = _role_id(sim, "Administrator"), _role_id(sim, "Account Admin Delegate")
+    admin_rows = [r for r in sim.state.user_roles() if r["roleId"] in (admin, delegate)]
+    names = {admin: "Administrator", delegate: "Account Admin Delegate"}
+    revokes = [
+        {"action": REVOKE_ROLE, "user_id": r["userId"], "role": names[r["roleId"]]}
+        for r in admin_rows
+        if r["userId"] != sim.email
+    ]
+    assert len(revokes) >= 2
+    own = {"action": REVOKE_ROLE, "user_id": sim.email.upper(), "role": "Administrator"}
+    sim.set_latency(0.1)
+    sim.clear_requests()
+    results = _race_batches(sim, [*revokes[::2], own], [*revokes[1::2], own])
+
+    by_user = {
+        (user.lower(), role): (outcome, error) for run in results for user, role, outcome, error in run
+    }
+    assert all(by_user[(r["user_id"].lower(), r["role"])][0] == APPLIED for r in revokes), results
+    assert by_user[(sim.email.lower(), "Administrator")][0] == REFUSED
+    remaining = {r["userId"] for r in sim.state.user_roles() if r["roleId"] in (admin, delegate)}
+    assert remaining == {sim.email}

@@ -543,6 +543,85 @@ def test_role_equals_only_operators() -> None:
         )
 
 
+# ------------------------------------------------------------------ userId terms grouped with "or"
+
+
+def _users_query(sim: BoomiSimulator, *users: str, group_id: str | None = None) -> dict[str, Any]:
+    """One batched read of provisioning: ``accountId`` (or ``accountGroupId``) and an ``or`` of
+    ``userId EQUALS`` terms."""
+    scope = (
+        simple("EQUALS", "accountGroupId", group_id)
+        if group_id
+        else simple("EQUALS", "accountId", sim.account_id)
+    )
+    return body(both(scope, either(*(simple("EQUALS", "userId", u) for u in users))))
+
+
+def _two_users(sim: BoomiSimulator) -> tuple[str, str]:
+    users = sorted({r["userId"] for r in sim.state.user_roles()})
+    return users[0], users[1]
+
+
+def test_user_id_or_honoured_by_default(default_sim: BoomiSimulator) -> None:
+    a, b = _two_users(default_sim)
+    rows = query_all(default_sim, "AccountUserRole", _users_query(default_sim, a.upper(), b))
+    # Case-insensitive userId (the default §g.4 answer) inside the grouping too.
+    assert rows == [r for r in default_sim.state.user_roles() if r["userId"] in (a, b)] and rows
+    group = next(r for r in default_sim.state.group_roles())
+    group_rows = query_all(
+        default_sim,
+        "AccountGroupUserRole",
+        _users_query(default_sim, group["userId"], a, group_id=group["accountGroupId"]),
+    )
+    assert group in group_rows
+    assert all(
+        r["accountGroupId"] == group["accountGroupId"] and r["userId"] in (group["userId"], a)
+        for r in group_rows
+    )
+
+
+def test_user_id_or_ignored_drops_the_grouping(make_simulator: Any) -> None:
+    sim = make_simulator(user_id_or_filter="ignored")
+    a, b = _two_users(sim)
+    # The grouping is dropped, the accountId term kept: every row of the account.
+    assert query_all(sim, "AccountUserRole", _users_query(sim, a, b)) == sim.state.user_roles()
+    group_id = sim.state.group_roles()[0]["accountGroupId"]
+    assert query_all(sim, "AccountGroupUserRole", _users_query(sim, a, b, group_id=group_id)) == [
+        r for r in sim.state.group_roles() if r["accountGroupId"] == group_id
+    ]
+    # A lone userId term, and an "or" of other properties, still filter.
+    assert {r["userId"] for r in query_all(sim, "AccountUserRole", body(simple("EQUALS", "userId", a)))} == {
+        a
+    }
+    developer, auditor = role_id(sim, "Developer"), role_id(sim, "Auditor")
+    rows = query_all(sim, "AccountUserRole", _chain_query(sim, developer, auditor))
+    assert rows and all(r["roleId"] in (developer, auditor) for r in rows)
+    # Still validated: a malformed term inside the dropped grouping is a 400.
+    bad = body(either(simple("EQUALS", "userId", a), simple("EQUALS", "userId")))
+    assert_error(query(sim, "AccountUserRole", bad), 400, "EQUALS")
+
+
+def test_user_id_or_refused_is_a_400(make_simulator: Any) -> None:
+    sim = make_simulator(user_id_or_filter="refused")
+    a, b = _two_users(sim)
+    for obj, payload in (
+        ("AccountUserRole", _users_query(sim, a, b)),
+        (
+            "AccountGroupUserRole",
+            _users_query(sim, a, b, group_id=sim.state.group_roles()[0]["accountGroupId"]),
+        ),
+    ):
+        assert_error(query(sim, obj, payload), 400, f"userId terms cannot be grouped with 'or' for {obj}")
+    assert query(
+        sim,
+        "AccountUserRole",
+        body(both(simple("EQUALS", "accountId", sim.account_id), simple("EQUALS", "userId", a))),
+    ).ok
+    assert query(
+        sim, "AccountUserRole", _chain_query(sim, role_id(sim, "Developer"), role_id(sim, "Auditor"))
+    ).ok
+
+
 # ------------------------------------------------------------------ presets and settings plumbing
 
 

@@ -13,11 +13,12 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import SimulatorApiError
 from .filters import DEFAULT_DIALECT, FilterDialect, compile_query
+from .governance import GOVERNANCE_OBJECTS, GOVERNANCE_ROUTES, Governance
 from .paging import CursorStore
 from .state import SimulatorState
 
 API_PREFIX = ("api", "rest", "v1")
-GROUP_OBJECTS = frozenset({"AccountGroup", "AccountGroupUserRole"})
+GROUP_OBJECTS = frozenset({"AccountGroup", "AccountGroupUserRole", "AccountGroupAccount"})
 
 # (object type, operation) pairs the simulator implements.
 ROUTES = frozenset(
@@ -39,6 +40,7 @@ ROUTES = frozenset(
         ("Account", "get"),
         ("getAssignableRoles", "getAssignableRoles"),
     }
+    | GOVERNANCE_ROUTES
 )
 
 FORBIDDEN = "Access denied due to insufficient permissions."
@@ -105,11 +107,13 @@ class ApiRouter:
         cursors: CursorStore,
         groups_mode: str,
         filters: FilterDialect = DEFAULT_DIALECT,
+        governance: Governance | None = None,
     ) -> None:
         self.state = state
         self.cursors = cursors
         self.groups_mode = groups_mode
         self.filters = filters
+        self.governance = governance or Governance(state)
 
     def default_group(self) -> dict[str, Any]:
         """The lone default group a non-primary account shows in ``default_group`` mode."""
@@ -157,6 +161,17 @@ class ApiRouter:
             answer = self._non_primary_groups(obj, op, target, raw_body)
             if answer is not None:
                 return answer
+        if obj in GOVERNANCE_OBJECTS:
+            return self.governance.handle(
+                obj,
+                op,
+                target.object_id,
+                raw_body,
+                self.cursors,
+                self.filters,
+                decode_json_body,
+                decode_token,
+            )
         if op == "query":
             compiled = compile_query(decode_json_body(raw_body), obj, self.filters)
             return self.cursors.first_page(obj, state.query(obj, compiled))

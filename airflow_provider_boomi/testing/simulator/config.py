@@ -16,6 +16,16 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from .faults import FaultRule
+from .filters import FilterDialect
+from .governance import (
+    AUDIT_LOG_MODES,
+    DEFAULT_LOGIN_MARKER,
+    ENVIRONMENT_MODES,
+    FEDERATION_MODES,
+    SSO_CONFIG_MODES,
+    GovernanceSettings,
+    parse_login_marker,
+)
 from .paging import TOKEN_MODES as QUERY_TOKEN_MODES
 from .profiles import PROFILE_SETTINGS, PROFILES
 from .ratelimit import RATE_LIMITERS
@@ -32,6 +42,9 @@ BUILTIN_PARENTS = ("standard_user", "none")
 """§g.3: the ``parentId`` of the built-in roles."""
 FILTER_OPERATOR_MODES = ("lenient", "schema", "role_equals_only")
 """§g.9: which filter operators and properties each object accepts."""
+USER_ID_OR_FILTERS = ("honoured", "ignored", "refused")
+"""What AccountUserRole/query and AccountGroupUserRole/query do with an ``or`` grouping of
+``userId`` terms (provisioning's batched reads of several users)."""
 
 DIALECTS: dict[str, dict[str, Any]] = {
     # Everything as Boomi's REST documentation reads: the built-in defaults.
@@ -143,6 +156,17 @@ class SimulatorConfig:
     * §g.9 ``filter_operators``: ``"lenient"`` (every operator the engine knows, STARTS_WITH too),
       ``"schema"`` (exactly the operators and properties of each object's OpenAPI enums) or
       ``"role_equals_only"`` (as ``"schema"``, but Role accepts only EQUALS).
+    * ``user_id_or_filter`` (the batched reads of provisioning; the grammar allows the shape, no
+      source shows Boomi serving it): ``"honoured"`` (an ``or`` grouping with a ``userId`` term
+      filters AccountUserRole and AccountGroupUserRole queries), ``"ignored"`` (such a grouping is
+      validated, then true for every row, as if the server kept only the other terms) or
+      ``"refused"`` (any such query is a 400).
+
+    The governance objects (``governance.py``), one switch per open answer: ``federation_mode``
+    (``"listed"`` or ``"forbidden"``), ``sso_config_mode`` (``"enabled"``, ``"disabled"`` or
+    ``"forbidden"``), ``audit_log_mode`` (``"listed"``, ``"forbidden"`` or ``"empty"``),
+    ``login_marker`` (``"type/action/modifier"`` of simulated login records, default
+    ``"account/ON_ENTRY/SUCCESS"``) and ``environments_mode`` (``"listed"`` or ``"forbidden"``).
 
     ``dialect`` names a preset of those switches (``DIALECTS``: ``"documented"``, ``"soap_pages"``,
     ``"strict"``). The preset, and after it the profile's own settings, fill every field still
@@ -203,6 +227,30 @@ class SimulatorConfig:
     filter_operators: str = setting(
         "lenient", help="§g.9: operators and properties each object accepts", choices=FILTER_OPERATOR_MODES
     )
+    user_id_or_filter: str = setting(
+        "honoured",
+        help="userId terms grouped with 'or' in AccountUserRole/AccountGroupUserRole queries",
+        choices=USER_ID_OR_FILTERS,
+    )
+    federation_mode: str = setting(
+        "listed", help="AccountUserFederation: listed, or 403 (SSO not licensed)", choices=FEDERATION_MODES
+    )
+    sso_config_mode: str = setting(
+        "enabled", help="AccountSSOConfig: SSO enabled, disabled, or 403", choices=SSO_CONFIG_MODES
+    )
+    audit_log_mode: str = setting(
+        "listed",
+        help="AuditLog: listed, 403 (no privilege), empty (no record) or unfiltered (filter ignored)",
+        choices=AUDIT_LOG_MODES,
+    )
+    login_marker: str = setting(
+        DEFAULT_LOGIN_MARKER,
+        help="type/action/modifier of the audit-log records the simulator writes for logins",
+        metavar="T/A/M",
+    )
+    environments_mode: str = setting(
+        "listed", help="Environment and EnvironmentRole: listed, or 403", choices=ENVIRONMENT_MODES
+    )
     dialect: str | None = setting(
         None, help="a preset of the §g switches", choices=tuple(DIALECTS), parse=str
     )
@@ -223,6 +271,26 @@ class SimulatorConfig:
         """The config for dialect ``name`` (``None``: no preset) where every setting given here wins
         over the preset, even one equal to the built-in default."""
         return cls(dialect=name, explicit=frozenset(settings), **settings)
+
+    def governance_settings(self) -> GovernanceSettings:
+        """The switches of the governance objects (``governance.py``)."""
+        return GovernanceSettings(
+            federation_mode=self.federation_mode,
+            sso_config_mode=self.sso_config_mode,
+            audit_log_mode=self.audit_log_mode,
+            login_marker=self.login_marker,
+            environments_mode=self.environments_mode,
+        )
+
+    def filter_dialect(self) -> FilterDialect:
+        """The filter-grammar switches (§g.1, §g.4, §g.9, ``user_id_or_filter``) the query engine
+        applies."""
+        return FilterDialect(
+            role_id_filter=self.role_id_filter,
+            user_id_case=self.user_id_case,
+            filter_operators=self.filter_operators,
+            user_id_or_filter=self.user_id_or_filter,
+        )
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:
@@ -258,6 +326,11 @@ class SimulatorConfig:
             "query_tokens": QUERY_TOKEN_MODES,
             "rate_limiter": RATE_LIMITERS,
             "filter_operators": FILTER_OPERATOR_MODES,
+            "user_id_or_filter": USER_ID_OR_FILTERS,
+            "federation_mode": FEDERATION_MODES,
+            "sso_config_mode": SSO_CONFIG_MODES,
+            "audit_log_mode": AUDIT_LOG_MODES,
+            "environments_mode": ENVIRONMENT_MODES,
             "rate_limit_status": (503, 429),
         }
         for name, allowed in choices.items():
@@ -274,6 +347,7 @@ class SimulatorConfig:
             raise ValueError(
                 f"query_token_ttl must be a positive number of seconds, not {self.query_token_ttl!r}"
             )
+        parse_login_marker(self.login_marker)
         unknown = set(self.explicit) - set(self.defaults())
         if unknown:
             raise ValueError(f"explicit names unknown settings: {sorted(unknown)}")

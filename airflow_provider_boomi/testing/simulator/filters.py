@@ -22,6 +22,13 @@ QUERY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "AccountUserRole": ("accountId", "userId", "roleId"),
     "AccountGroup": ("id", "accountId", "name", "defaultGroup", "autoSubscribeAlertLevel"),
     "AccountGroupUserRole": ("accountGroupId", "userId", "roleId"),
+    **{  # the governance objects (governance.py), as their OpenAPI enums list them
+        "AccountUserFederation": ("accountId", "userId", "federationId"),
+        "AccountGroupAccount": ("accountGroupId", "accountId"),
+        "AuditLog": ("containerId", "userId", "date", "type", "action", "modifier", "level", "source"),
+        "Environment": ("name", "id", "classification"),
+        "EnvironmentRole": ("environmentId", "roleId"),
+    },
 }
 """The properties each object may be filtered on, as Boomi documents them."""
 
@@ -59,6 +66,10 @@ SCHEMA_OPERATORS: dict[str, tuple[str, ...]] = {
     "AccountUserRole": _SCHEMA_SIMPLE_OPERATORS,
     "AccountGroup": _SCHEMA_SIMPLE_OPERATORS,
     "AccountGroupUserRole": _SCHEMA_SIMPLE_OPERATORS,
+    **dict.fromkeys(
+        ("AccountUserFederation", "AccountGroupAccount", "AuditLog", "Environment", "EnvironmentRole"),
+        _SCHEMA_SIMPLE_OPERATORS,
+    ),
 }
 """Simple operators per object, exactly as the schema's enums list them (§g.9 ``"schema"``)."""
 SCHEMA_PROPERTIES: dict[str, tuple[str, ...]] = {
@@ -66,6 +77,16 @@ SCHEMA_PROPERTIES: dict[str, tuple[str, ...]] = {
     "AccountUserRole": ("accountId", "userId", "roleId"),
     "AccountGroup": ("id", "accountId", "name", "defaultGroup", "autoSubscribeAlertLevel"),
     "AccountGroupUserRole": ("accountGroupId", "userId", "roleId"),
+    **{
+        name: QUERY_PROPERTIES[name]
+        for name in (
+            "AccountUserFederation",
+            "AccountGroupAccount",
+            "AuditLog",
+            "Environment",
+            "EnvironmentRole",
+        )
+    },
 }
 """Filter properties per object, exactly as the schema's enums list them (§g.9 ``"schema"``)."""
 ROLE_EQUALS_ONLY_OPERATORS: dict[str, tuple[str, ...]] = {**SCHEMA_OPERATORS, "Role": ("EQUALS",)}
@@ -84,6 +105,7 @@ class FilterDialect:
     role_id_filter: str = "honoured"
     user_id_case: str = "insensitive"
     filter_operators: str = "lenient"
+    user_id_or_filter: str = "honoured"
 
     def operators(self, object_type: str) -> tuple[str, ...]:
         """The simple operators ``object_type`` accepts."""
@@ -107,12 +129,33 @@ class FilterDialect:
         """Whether a term on ``prop`` makes the query a 400: §g.1 ``"refused"``."""
         return self.role_id_filter == "refused" and object_type == "AccountUserRole" and prop == "roleId"
 
+    def ignores_any(self, object_type: str, props: set[Any]) -> bool:
+        """Whether an ``or`` grouping with a term on ``userId`` is dropped (true for every row)."""
+        return self.user_id_or_filter == "ignored" and _user_id_grouping(object_type, props)
+
+    def refuses_any(self, object_type: str, props: set[Any]) -> bool:
+        """Whether an ``or`` grouping with a term on ``userId`` makes the query a 400."""
+        return self.user_id_or_filter == "refused" and _user_id_grouping(object_type, props)
+
     def folds(self, prop: Any) -> bool:
         """Whether values of ``prop`` compare without regard to case."""
         return prop in CASE_INSENSITIVE_PROPERTIES and self.user_id_case == "insensitive"
 
 
 DEFAULT_DIALECT = FilterDialect()
+
+USER_ID_GROUPING_OBJECTS = frozenset({"AccountUserRole", "AccountGroupUserRole"})
+"""Objects whose ``or`` groupings of ``userId`` terms the ``user_id_or_filter`` switch governs (the
+batched reads of provisioning: several users' grants in one query)."""
+
+
+def _user_id_grouping(object_type: str, props: set[Any]) -> bool:
+    return object_type in USER_ID_GROUPING_OBJECTS and "userId" in props
+
+
+def _grouped_properties(nested: list[Any]) -> set[Any]:
+    """The properties of the simple terms directly inside a grouping."""
+    return {n.get("property") for n in nested if isinstance(n, Mapping) and "nestedExpression" not in n}
 
 
 @dataclass(frozen=True)
@@ -182,7 +225,10 @@ def compile_query(body: Any, object_type: str, dialect: FilterDialect = DEFAULT_
     def usable(prop: str) -> bool:  # a term the dialect drops narrows nothing
         return not dialect.ignores(object_type, prop)
 
-    return CompiledQuery(predicate, _index_hints(expression, usable), _index_any(expression, usable))
+    def usable_any(prop: str) -> bool:  # nor does an ``or`` grouping it drops
+        return usable(prop) and not dialect.ignores_any(object_type, {prop})
+
+    return CompiledQuery(predicate, _index_hints(expression, usable), _index_any(expression, usable_any))
 
 
 def _index_hints(
@@ -284,6 +330,12 @@ def _compile_grouping(
     preds = [_compile(e, object_type, dialect) for e in nested]
     if not preds:
         return _match_all
+    if operator == "or":
+        props = _grouped_properties(nested)
+        if dialect.refuses_any(object_type, props):
+            raise _bad(f"Invalid query filter: userId terms cannot be grouped with 'or' for {object_type}.")
+        if dialect.ignores_any(object_type, props):
+            return _match_all  # validated, then dropped, as a server that only knows one userId term
     if operator == "and":
         return lambda row: all(p(row) for p in preds)
     return lambda row: any(p(row) for p in preds)

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 from .api import ApiRouter
 from .config import SimulatorConfig
 from .faults import FaultInjector, FaultRule
-from .filters import FilterDialect
+from .governance import Governance
 from .paging import CursorStore
 from .profiles import build_state, make_token
 from .ratelimit import SlidingWindow, TokenBucket
@@ -68,10 +68,16 @@ class BoomiSimulator:
         )
         self.email: str = config.email or self.state.api_user_id or ""
         self.token: str = config.token or make_token(config.seed)
-        filters = FilterDialect(config.role_id_filter, config.user_id_case, config.filter_operators)
+        filters = config.filter_dialect()
         cursors = CursorStore(mode=config.query_tokens, ttl=config.query_token_ttl)
         self._dispatcher = Dispatcher(
-            ApiRouter(self.state, cursors, config.groups_mode, filters),
+            ApiRouter(
+                self.state,
+                cursors,
+                config.groups_mode,
+                filters,
+                Governance(self.state, config.governance_settings(), seed=config.seed),
+            ),
             email=self.email,
             token=self.token,
             rate_limit=config.rate_limit,
@@ -86,6 +92,12 @@ class BoomiSimulator:
         )
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def governance(self) -> Governance:
+        """The account's federation ids, SSO settings, audit log, account-group coverage and
+        environments (generated on first use), e.g. ``governance.last_logins()``."""
+        return self._dispatcher.router.governance
 
     @classmethod
     def from_config(cls, config: SimulatorConfig) -> BoomiSimulator:
