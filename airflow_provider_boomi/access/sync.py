@@ -30,17 +30,22 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
+from types import MappingProxyType
 from typing import Any, Literal
 
 from airflow_provider_boomi.access.catalog import RoleSource
 from airflow_provider_boomi.access.roles import PrivilegePolicy, RoleCatalog
 from airflow_provider_boomi.access.sync_rows import (
     GRANT_TABLE,
+    AuditWindow,
+    GovernanceRows,
     RowMapper,
     SyncConsistencyError,
     account_group_row,
     describe,
     missing_fields,
+    parse_boomi_time,
 )
 from airflow_provider_boomi.client import (
     BoomiBadRequestError,
@@ -53,12 +58,41 @@ from airflow_provider_boomi.client import (
     Role,
 )
 from airflow_provider_boomi.dataset import SnapshotInfo, SnapshotStore, SnapshotWriter
-from airflow_provider_boomi.dataset.schemas import SYNCED_TABLES
+from airflow_provider_boomi.dataset.schemas import CORE_TABLES
 
 log = logging.getLogger(__name__)
 
+#: The optional governance resources (schema version 3) and the tables each fills. Off by
+#: default: each costs calls of its own, and some need a feature or a privilege (SSO, the audit
+#: log, environment management) that an account or its API user may lack.
+GOVERNANCE_RESOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "federation": ("user_federation",),
+        "sso_config": ("sso_config",),
+        "audit_log": ("audit_logins", "audit_access_changes"),
+        "account_group_accounts": ("account_group_accounts",),
+        "environments": ("environments", "environment_roles"),
+    }
+)
+
+#: What a sync extracts unless told otherwise: the five tables of schema version 2.
+DEFAULT_RESOURCES: tuple[str, ...] = CORE_TABLES
+
 #: What a sync can extract; ``resources`` of :class:`SyncOptions` takes any subset.
-ALL_RESOURCES: tuple[str, ...] = SYNCED_TABLES
+ALL_RESOURCES: tuple[str, ...] = CORE_TABLES + tuple(GOVERNANCE_RESOURCES)
+
+#: The audit-log record fields a login is recognised by. Boomi does not document which values mark
+#: a login (reference §g, AuditLog); these are what an audit of a real account showed.
+DEFAULT_LOGIN_MARKERS: Mapping[str, str] = MappingProxyType(
+    {"type": "account", "action": "ON_ENTRY", "modifier": "SUCCESS"}
+)
+#: Fields of AuditLog/query a login marker may name (filterable and present on records).
+LOGIN_MARKER_FIELDS: tuple[str, ...] = ("type", "action", "modifier", "level", "source")
+#: The record types read as access changes (undocumented as well: see docs/open-questions.md).
+DEFAULT_ACCESS_CHANGE_TYPES: tuple[str, ...] = ("user", "role", "accountgroup")
+#: Days of the audit log read back from the sync's start: the findings' default dormancy.
+DEFAULT_AUDIT_WINDOW_DAYS = 90
+_MAX_AUDIT_WINDOW_DAYS = 3660
 
 # Which query chains each table needs. Users are derived from both kinds of grant rows, and
 # grant rows carry role and group names, so most tables need more than their own chain.
@@ -68,7 +102,29 @@ _CHAINS_FOR: Mapping[str, frozenset[str]] = {
     "user_role_grants": frozenset({"roles", "user_roles"}),
     "group_role_grants": frozenset({"roles", "groups", "group_roles"}),
     "users": frozenset({"roles", "user_roles", "groups", "group_roles"}),
+    "federation": frozenset({"federation"}),
+    "sso_config": frozenset({"sso_config"}),
+    "audit_log": frozenset({"audit_logins", "audit_changes"}),
+    "account_group_accounts": frozenset({"groups", "group_accounts"}),
+    "environments": frozenset({"environments", "environment_roles"}),
 }
+
+# The resource each governance chain reads for: what becomes unavailable when Boomi refuses it.
+_GOVERNANCE_CHAINS: Mapping[str, str] = {
+    "federation": "federation",
+    "sso_config": "sso_config",
+    "audit_logins": "audit_log",
+    "audit_changes": "audit_log",
+    "group_accounts": "account_group_accounts",
+    "environments": "environments",
+    "environment_roles": "environments",
+}
+
+# Boomi's answers that say "not for this account or this API user": a feature not licensed or a
+# privilege missing (403), an object the account does not have (404). The resource is recorded as
+# unavailable, never as empty. A GET of the SSO settings may also answer 400 (as bulk GETs of an
+# unknown id do, reference b.3) when the account never configured SSO.
+_RESOURCE_UNAVAILABLE = (BoomiPermissionError, BoomiNotFoundError)
 
 _PAGE_QUEUE_SIZE = 64  # pages in flight between the fetching threads and the writer
 _WRITE_BATCH_ROWS = 2_000  # grant rows buffered per table before they go to the writer
@@ -89,7 +145,19 @@ class SyncOptions:
     """How to sync.
 
     Attributes:
-        resources: tables to extract (default all five; ``grant_changes`` follows the grant tables).
+        resources: what to extract: any of the five tables of :data:`DEFAULT_RESOURCES` (the
+            default; ``grant_changes`` follows the grant tables) and the optional
+            :data:`GOVERNANCE_RESOURCES` (``federation``, ``sso_config``, ``audit_log``,
+            ``account_group_accounts``, ``environments``). A governance resource Boomi refuses
+            (403 or 404) is recorded as unavailable in the manifest (``extra["governance"]``) and
+            its tables are left out, never written empty.
+        audit_window_days: days of the audit log the ``audit_log`` resource reads, back from the
+            sync's start (default 90).
+        login_markers: the audit-log fields that mark a login record (default ``type`` account,
+            ``action`` ON_ENTRY, ``modifier`` SUCCESS; Boomi does not document them). Any of
+            ``type``, ``action``, ``modifier``, ``level``, ``source``.
+        access_change_types: the audit-log ``type`` values read as access changes (default
+            ``user``, ``role``, ``accountgroup``; undocumented too).
         privilege_policy: which roles count as privileged.
         builtin_inheritance: follow ``parentId`` of built-in roles when resolving effective
             privileges (§g.3). Off by default: built-ins keep the privileges Boomi lists.
@@ -118,7 +186,10 @@ class SyncOptions:
         progress_interval: seconds between progress lines in the log.
     """
 
-    resources: tuple[str, ...] = ALL_RESOURCES
+    resources: tuple[str, ...] = DEFAULT_RESOURCES
+    audit_window_days: int = DEFAULT_AUDIT_WINDOW_DAYS
+    login_markers: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LOGIN_MARKERS))
+    access_change_types: tuple[str, ...] = DEFAULT_ACCESS_CHANGE_TYPES
     privilege_policy: PrivilegePolicy = field(default_factory=PrivilegePolicy)
     builtin_inheritance: bool = False
     max_workers: int = 8
@@ -134,6 +205,30 @@ class SyncOptions:
             raise ValueError(
                 f"resources must be a non-empty subset of {', '.join(ALL_RESOURCES)}; "
                 f"got {list(self.resources)}"
+            )
+        if len(set(self.resources)) != len(self.resources):
+            raise ValueError(f"resources names a resource twice: {list(self.resources)}")
+        days = self.audit_window_days
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= _MAX_AUDIT_WINDOW_DAYS:
+            raise ValueError(
+                f"audit_window_days must be a whole number of days from 1 to {_MAX_AUDIT_WINDOW_DAYS}, "
+                f"got {days!r}"
+            )
+        markers = self.login_markers
+        if (
+            not isinstance(markers, Mapping)
+            or not markers
+            or any(k not in LOGIN_MARKER_FIELDS for k in markers)
+            or any(not isinstance(v, str) or not v.strip() for v in markers.values())
+        ):
+            raise ValueError(
+                f"login_markers must map some of {', '.join(LOGIN_MARKER_FIELDS)} to non-empty values "
+                f"(for example {dict(DEFAULT_LOGIN_MARKERS)}); got {markers!r}"
+            )
+        types = self.access_change_types
+        if isinstance(types, str) or not types or any(not isinstance(t, str) or not t.strip() for t in types):
+            raise ValueError(
+                f"access_change_types must be a non-empty list of audit-log types, got {types!r}"
             )
         if self.max_workers < 1:
             raise ValueError("max_workers must be at least 1")
@@ -195,10 +290,13 @@ class _Chain:
     has left are its priority, for a worker thread and for the rate limiter's next slot.
     """
 
-    table: str  # "user_roles", "groups" or "group_roles"
+    table: str  # "user_roles", "groups", "group_roles" or a governance chain (_GOVERNANCE_CHAINS)
     object_type: str
     query_filter: QueryFilter | None
     group_id: str | None = None
+    object_id: str | None = None  # a single GET of this id instead of a query (AccountSSOConfig)
+    checked_by: QueryFilter | None = None  # what rows must satisfy, if not query_filter (audit log)
+    check_rows: bool = True  # False: the filter has no term a row could contradict (IS_NOT_NULL id)
     split: bool = False  # one of the role shares of the global-role rows
     probe: bool = False  # the single global-role chain that may ask to be split
     expected_pages: float | None = None
@@ -438,6 +536,26 @@ class _SyncRun:
         self.checks = _Checks()
         self._rows: dict[str, list[dict[str, Any]]] = {}  # grant rows of the page being written
         self._table_writers: dict[str, Any] = {}
+        self.core_tables = [t for t in CORE_TABLES if t in options.resources]
+        self.governance = GovernanceRows()
+        # Per governance resource asked for: "synced" unless Boomi refused it, with the reason.
+        self.resource_status: dict[str, dict[str, Any]] = {
+            r: {"status": "synced", "tables": list(GOVERNANCE_RESOURCES[r])}
+            for r in options.resources
+            if r in GOVERNANCE_RESOURCES
+        }
+        self.governance_chains: dict[str, list[_Chain]] = {}
+        self.audit: AuditWindow | None = None
+        if "audit_log" in options.resources:
+            # Whole seconds: Boomi's filter arguments carry no more, and the rows are checked
+            # against exactly the window that was asked for.
+            end = writer.synced_at.replace(microsecond=0)
+            self.audit = AuditWindow(
+                start=end - timedelta(days=options.audit_window_days),
+                end=end,
+                login_markers=dict(options.login_markers),
+                change_types=tuple(options.access_change_types),
+            )
 
     # ---- fetching (worker threads) -------------------------------------------------------
 
@@ -489,6 +607,9 @@ class _SyncRun:
 
     def _read_chain(self, chain: _Chain) -> _Message:
         """Put the chain's pages; return its terminal message."""
+        if chain.object_id is not None:
+            self._put(_Page(chain, [self.client.get(chain.object_type, chain.object_id)]))
+            return _Done(chain)
         restarts = 0
         while True:
             probed: list[list[dict[str, Any]]] = []
@@ -536,6 +657,7 @@ class _SyncRun:
             self._start_user_roles()
         if "groups" in self.chains:
             self._start(_Chain("groups", "AccountGroup", None, expected_pages=self._group_pages()))
+        self._start_governance()
         try:
             while self.running:
                 try:
@@ -554,6 +676,49 @@ class _SyncRun:
             for table_writer in self._table_writers.values():
                 table_writer.close()
             self._table_writers.clear()
+
+    def _start_governance(self) -> None:
+        """Start the chains of the governance resources asked for (account-group coverage starts
+        per group, as the groups are read)."""
+        if "federation" in self.chains:
+            self._start_governance_chain(
+                _Chain("federation", "AccountUserFederation", self._account_filter())
+            )
+        if "sso_config" in self.chains:
+            self._start_governance_chain(
+                _Chain("sso_config", "AccountSSOConfig", None, object_id=self.account_id)
+            )
+        if self.audit is not None:
+            window = QueryFilter.between("date", self.audit.start, self.audit.end)
+            markers = [QueryFilter.equals(k, v) for k, v in self.audit.login_markers.items()]
+            types = [QueryFilter.equals("type", t) for t in self.audit.change_types]
+            change_types = types[0] if len(types) == 1 else QueryFilter.any_of(*types)
+            self._start_governance_chain(
+                _Chain(
+                    "audit_logins",
+                    "AuditLog",
+                    QueryFilter.all_of(window, *markers),
+                    checked_by=QueryFilter.all_of(*markers),
+                )
+            )
+            self._start_governance_chain(
+                _Chain(
+                    "audit_changes",
+                    "AuditLog",
+                    QueryFilter.all_of(window, change_types),
+                    checked_by=change_types,
+                )
+            )
+        if "environments" in self.chains:
+            # "Every environment", said in a filter Boomi's schema admits (it requires an
+            # expression): every environment has an id. Their roles are read per environment.
+            self._start_governance_chain(
+                _Chain("environments", "Environment", QueryFilter.is_not_null("id"), check_rows=False)
+            )
+
+    def _start_governance_chain(self, chain: _Chain) -> None:
+        self.governance_chains.setdefault(_GOVERNANCE_CHAINS[chain.table], []).append(chain)
+        self._start(chain)
 
     def _group_pages(self) -> float | None:
         if self.previous.groups is None:
@@ -615,7 +780,9 @@ class _SyncRun:
 
     def _page(self, chain: _Chain, page: list[dict[str, Any]]) -> None:
         self.progress.page(chain.table, len(page))
-        if chain.table == "groups":
+        if chain.table in _GOVERNANCE_CHAINS:
+            self._governance_page(chain, page)
+        elif chain.table == "groups":
             rows = [row for row in map(self._add_group, page) if row is not None]
             if rows and "account_groups" in self.options.resources:
                 self._table("account_groups").write_batch(rows)
@@ -644,6 +811,15 @@ class _SyncRun:
         self._flush_rows()
 
     def _chain_failed(self, chain: _Chain | None, exc: BaseException) -> None:
+        if chain is not None and chain.table in _GOVERNANCE_CHAINS:
+            refused = isinstance(exc, _RESOURCE_UNAVAILABLE) or (
+                chain.object_id is not None and isinstance(exc, BoomiBadRequestError)
+            )
+            if refused:
+                assert isinstance(exc, BoomiError)
+                self._resource_unavailable(_GOVERNANCE_CHAINS[chain.table], chain, exc)
+                return
+            raise exc
         if chain is not None and chain.table == "groups" and isinstance(exc, _GROUPS_UNAVAILABLE):
             self._groups_unavailable(exc)
             return
@@ -776,6 +952,15 @@ class _SyncRun:
                     expected_pages=expected,
                 )
             )
+        if "group_accounts" in self.chains and self._available("account_group_accounts"):
+            self._start_governance_chain(
+                _Chain(
+                    "group_accounts",
+                    "AccountGroupAccount",
+                    QueryFilter.equals("accountGroupId", str(group_id)),
+                    group_id=str(group_id),
+                )
+            )
         return account_group_row(group)
 
     # ---- rows ----------------------------------------------------------------------------
@@ -852,9 +1037,161 @@ class _SyncRun:
         if "users" in self.options.resources:
             self._table("users").write_batch(list(self.mapper.user_rows()))
         # Tables with no rows still exist in the snapshot, with their exact schema.
-        for table in self.options.resources:
+        for table in self.core_tables:
             self._table(table).write_batch([])
+        self._write_governance()
         self._report()
+
+    # ---- the governance resources ----------------------------------------------------------
+
+    def _available(self, resource: str) -> bool:
+        return self.resource_status.get(resource, {}).get("status") == "synced"
+
+    def _resource_unavailable(self, resource: str, chain: _Chain, exc: BoomiError) -> None:
+        """Boomi refused a governance resource: record it, stop its other chains, write none of
+        its tables (an absent table reads as unknown; an empty one would read as "none")."""
+        if not self._available(resource):
+            return
+        for other in self.governance_chains.get(resource, ()):
+            other.cancelled.set()
+        reason = f"{chain.describe()} answered HTTP {exc.status}: {exc.boomi_message or exc}"
+        self.resource_status[resource] = {
+            "status": "unavailable",
+            "tables": list(GOVERNANCE_RESOURCES[resource]),
+            "reason": reason,
+        }
+        self.warnings.append(
+            f"{resource} is unavailable ({reason}); its tables are not in the snapshot, so what they "
+            "would show is unknown (not empty). Check the API user's privileges and the account's "
+            "features, or sync without this resource"
+        )
+        log.warning("Boomi sync: %s", self.warnings[-1])
+
+    def _outside(self, chain: _Chain, raw: Mapping[str, Any], why: str) -> SyncConsistencyError:
+        return SyncConsistencyError(
+            f"{chain.describe()}: Boomi returned a row outside the filter that was sent ({why}; "
+            f"{describe(raw) or 'no ids'}). The answer cannot be trusted to be the rows asked for, "
+            "so no snapshot was written; sync without this resource until the filter is honoured"
+        )
+
+    def _audit_time(self, chain: _Chain, raw: Mapping[str, Any]) -> Any:
+        """The record's time, checked to lie in the window asked for (BETWEEN, both ends in)."""
+        assert self.audit is not None
+        at = parse_boomi_time(raw.get("date"))
+        if at is None:
+            raise SyncConsistencyError(
+                f"{chain.describe()}: an audit-log record has no readable date ({raw.get('date')!r}); "
+                "it cannot be placed in the window. No snapshot was written"
+            )
+        if not self.audit.contains(at):
+            raise self._outside(
+                chain,
+                raw,
+                f"date {raw.get('date')} is outside {self.audit.start.isoformat()} .. "
+                f"{self.audit.end.isoformat()}",
+            )
+        return at
+
+    def _governance_page(self, chain: _Chain, page: list[dict[str, Any]]) -> None:
+        resource = _GOVERNANCE_CHAINS[chain.table]
+        if not self._available(resource):
+            return  # refused elsewhere: the resource writes nothing
+        rows = self.governance
+        for raw in page:
+            if chain.object_id is None and chain.check_rows:
+                check = chain.checked_by or chain.query_filter
+                if check is not None and not check.admits(raw):
+                    raise self._outside(chain, raw, "a filter term does not hold")
+            warning: str | None = None
+            match chain.table:
+                case "federation":
+                    warning = rows.add_federation(raw)
+                case "sso_config":
+                    rows.set_sso(raw)
+                case "audit_logins":
+                    rows.add_login(raw, self._audit_time(chain, raw))
+                case "audit_changes":
+                    rows.add_change(raw, self._audit_time(chain, raw))
+                case "group_accounts":
+                    warning = rows.add_group_account(raw, str(chain.group_id))
+                case "environments":
+                    known = len(rows.environments)
+                    warning = rows.add_environment(raw)
+                    if len(rows.environments) > known:
+                        self._start_governance_chain(
+                            _Chain(
+                                "environment_roles",
+                                "EnvironmentRole",
+                                QueryFilter.equals("environmentId", str(raw["id"])),
+                            )
+                        )
+                case "environment_roles":
+                    warning = rows.add_environment_role(raw)
+            if warning is not None:
+                self.warnings.append(warning)
+
+    def _write_governance(self) -> None:
+        """Write the tables of every governance resource Boomi answered."""
+        rows = self.governance
+        if self._available("federation"):
+            self._table("user_federation").write_batch(
+                sorted(rows.federation.values(), key=lambda r: (r["user_id"], r["federation_id"]))
+            )
+        if self._available("sso_config"):
+            self._table("sso_config").write_batch([rows.sso] if rows.sso is not None else [])
+        if self._available("audit_log") and self.audit is not None:
+            logins, left_out = rows.login_rows(self.mapper.users, self.audit.start)
+            self._table("audit_logins").write_batch(logins)
+            self._table("audit_access_changes").write_batch(
+                sorted(rows.changes.values(), key=lambda r: (r["changed_at"], r["document_id"] or ""))
+            )
+            self.resource_status["audit_log"].update(
+                self.audit.describe(),
+                login_events=rows.login_events,
+                users_with_login=len(rows.logins),
+                access_change_events=len(rows.changes),
+            )
+            if not rows.login_events:
+                self.warnings.append(
+                    f"the audit log holds no login record ({self.audit.login_markers}) from "
+                    f"{self.audit.start.isoformat()} to {self.audit.end.isoformat()}: nobody's last "
+                    "login is known (the findings say dormancy unknown). Check login_markers"
+                )
+            if left_out:
+                self.warnings.append(
+                    f"{len(left_out)} user id(s) differ only in case from an id in the login records "
+                    f"(reference §g.4) and have no audit_logins row (unknown): {', '.join(left_out[:20])}"
+                )
+        if self._available("account_group_accounts"):
+            self._table("account_group_accounts").write_batch(
+                sorted(
+                    rows.group_accounts.values(),
+                    key=lambda r: (r["account_group_id"], r["covered_account_id"]),
+                )
+            )
+        if self._available("environments"):
+            self._table("environments").write_batch(
+                sorted(rows.environments.values(), key=lambda r: r["environment_id"])
+            )
+            self._table("environment_roles").write_batch(
+                sorted(rows.environment_roles.values(), key=lambda r: (r["environment_id"], r["role_id"]))
+            )
+            unknown = sorted({e for e, _ in rows.environment_roles} - set(rows.environments))
+            if unknown:
+                self.warnings.append(
+                    f"EnvironmentRole objects name {len(unknown)} environment(s) the Environment query "
+                    f"did not return: {', '.join(unknown[:20])}"
+                )
+
+    def written_tables(self) -> list[str]:
+        """The synced tables this run wrote: the manifest's ``resources``."""
+        governance = [
+            table
+            for resource, status in self.resource_status.items()
+            if status["status"] == "synced"
+            for table in GOVERNANCE_RESOURCES[resource]
+        ]
+        return self.core_tables + governance
 
     def _report(self) -> None:
         """Turn what the self-checks saw into manifest warnings."""
@@ -964,6 +1301,9 @@ def _provenance(client: BoomiClient, options: SyncOptions) -> dict[str, Any]:
             "account_groups_unavailable": options.account_groups_unavailable,
             "builtin_inheritance": options.builtin_inheritance,
             "max_chain_restarts": options.max_chain_restarts,
+            "audit_window_days": options.audit_window_days,
+            "login_markers": dict(options.login_markers),
+            "access_change_types": list(options.access_change_types),
         },
         "privileged_policy": {
             "privileges": sorted(policy.privileges),
@@ -1004,8 +1344,8 @@ def sync_account(
             api_stats=client.stats.as_dict(),
             warnings=run.warnings,
             account_groups_available=run.account_groups_available,
-            resources=list(options.resources),
-            extra=_provenance(client, options),
+            resources=run.written_tables(),
+            extra={**_provenance(client, options), "governance": run.resource_status},
         )
     except BaseException:
         writer.abort()

@@ -9,9 +9,11 @@ sync), one small aggregate per user, and counts for the manifest's warnings.
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from airflow_provider_boomi.access.roles import RoleInfo
@@ -209,3 +211,206 @@ class RowMapper:
         for user_id in self.users:
             spellings.setdefault(user_id.lower(), []).append(user_id)
         return [sorted(ids) for ids in spellings.values() if len(ids) > 1]
+
+
+# ---- the optional governance resources ------------------------------------------------------
+
+
+def parse_boomi_time(value: Any) -> datetime | None:
+    """An ISO-8601 time of a Boomi object (``2019-08-26T16:27:19Z``, milliseconds allowed), in
+    UTC; ``None`` when absent, unreadable or without a time zone (a naive time is hours off)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return None
+    return parsed.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class AuditWindow:
+    """The stretch of Boomi's audit log a sync reads, and what marks a login in it.
+
+    :param start: first second read (UTC, whole seconds: Boomi's filter arguments carry no more).
+    :param end: last second read (the sync's start).
+    :param login_markers: property -> value every login record has (for example ``type``
+        ``account``, ``action`` ``ON_ENTRY``, ``modifier`` ``SUCCESS``: not documented by Boomi).
+    :param change_types: the record ``type`` values read as access changes.
+    """
+
+    start: datetime
+    end: datetime
+    login_markers: Mapping[str, str]
+    change_types: tuple[str, ...]
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether ``moment`` lies inside the window (both ends included, as BETWEEN is)."""
+        return self.start <= moment <= self.end
+
+    def describe(self) -> dict[str, Any]:
+        """The window and markers, for the manifest (JSON)."""
+        return {
+            "window_start": self.start.isoformat(),
+            "window_end": self.end.isoformat(),
+            "window_days": (self.end - self.start).days,
+            "login_markers": dict(self.login_markers),
+            "access_change_types": list(self.change_types),
+        }
+
+
+@dataclass
+class GovernanceRows:
+    """The rows of the optional resources, held until the end of the sync.
+
+    They are small (a row per user at most, plus the access changes of a window), and holding
+    them lets a resource that Boomi refuses halfway (one account group's chain answering 403)
+    leave no table at all rather than a partial one.
+    """
+
+    federation: dict[str, dict[str, Any]] = field(default_factory=dict)  # boomi id or user -> row
+    sso: dict[str, Any] | None = None
+    logins: dict[str, datetime] = field(default_factory=dict)  # user id as written -> latest login
+    login_events: int = 0
+    changes: dict[str, dict[str, Any]] = field(default_factory=dict)  # document id -> row
+    group_accounts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    environment_roles: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+
+    def add_federation(self, raw: Mapping[str, Any]) -> str | None:
+        """Keep an AccountUserFederation object; returns a warning when it cannot be a row."""
+        user_id, federation_id = raw.get("userId"), raw.get("federationId")
+        if not user_id:
+            raise SyncConsistencyError(
+                f"an AccountUserFederation object has no userId ({describe(raw)}): its federation id "
+                "cannot be given to anyone, and its user would look as if they had none. No snapshot "
+                "was written; sync without the federation resource until Boomi's answer names users"
+            )
+        if not federation_id:
+            return f"AccountUserFederation object of {user_id} has no federationId: not written"
+        key = str(raw.get("id") or f"{user_id}\x00{federation_id}")
+        self.federation[key] = {
+            "user_id": str(user_id),
+            "federation_id": str(federation_id),
+            "boomi_id": None if raw.get("id") is None else str(raw["id"]),
+        }
+        return None
+
+    def set_sso(self, raw: Mapping[str, Any]) -> None:
+        """Keep the AccountSSOConfig answer (no certificate: it says nothing about access)."""
+        self.sso = {
+            "enabled": as_bool(raw.get("enabled")),
+            "fed_id_from_name_id": as_bool(raw.get("fedIdFromNameId")),
+            "case_insensitive_federation_id": as_bool(raw.get("caseInsensitiveFederationId")),
+            "name_id_policy": _text(raw.get("nameIdPolicy")),
+            "authn_context": _text(raw.get("authnContext")),
+            "authn_context_comparison": _text(raw.get("authnContextComparison")),
+            "assertion_encryption": as_bool(raw.get("assertionEncryption")),
+            "idp_url": _text(raw.get("idpUrl")),
+        }
+
+    def add_login(self, raw: Mapping[str, Any], at: datetime) -> None:
+        """Count a login record of the window (already checked to be one)."""
+        user_id = raw.get("userId")
+        if not user_id:
+            raise SyncConsistencyError(
+                f"a login record of the audit log names no userId (date {raw.get('date')!r}): whose "
+                "login it was is unknown, so no user's last login can be trusted. No snapshot was "
+                "written; check the login_markers, or sync without the audit_log resource"
+            )
+        self.login_events += 1
+        key = str(user_id)
+        if key not in self.logins or at > self.logins[key]:
+            self.logins[key] = at
+
+    def add_change(self, raw: Mapping[str, Any], at: datetime) -> None:
+        """Keep an access-change record: documented fields as they are, nothing interpreted."""
+        properties = raw.get("AuditLogProperty")
+        document_id = _text(raw.get("documentId"))
+        row = {
+            "document_id": document_id,
+            "changed_at": at,
+            "actor_user_id": _text(raw.get("userId")),
+            "type": _text(raw.get("type")),
+            "action": _text(raw.get("action")),
+            "modifier": _text(raw.get("modifier")),
+            "level": _text(raw.get("level")),
+            "source": _text(raw.get("source")),
+            "message": _text(raw.get("message")),
+            "properties": None
+            if properties is None
+            else json.dumps(properties, ensure_ascii=False, sort_keys=True),
+        }
+        # Unique by Boomi's record id; a record without one is kept whole (nothing to match on).
+        self.changes[document_id or f"#{len(self.changes)}"] = row
+
+    def add_group_account(self, raw: Mapping[str, Any], group_id: str) -> str | None:
+        """Keep an AccountGroupAccount object read for ``group_id``; a warning if it names none."""
+        account_id = raw.get("accountId")
+        if not account_id:
+            return f"AccountGroupAccount object of group {group_id} names no accountId: not written"
+        group = str(raw.get("accountGroupId") or group_id)
+        self.group_accounts[(group, str(account_id))] = {
+            "account_group_id": group,
+            "covered_account_id": str(account_id),
+            "boomi_id": _text(raw.get("id")),
+        }
+        return None
+
+    def add_environment(self, raw: Mapping[str, Any]) -> str | None:
+        """Keep an Environment object; a warning if it has no id."""
+        environment_id = raw.get("id")
+        if not environment_id:
+            return f"Environment object without id (name {raw.get('name')!r}): not written"
+        self.environments[str(environment_id)] = {
+            "environment_id": str(environment_id),
+            "name": _text(raw.get("name")),
+            "classification": _text(raw.get("classification")),
+            "parent_account": _text(raw.get("parentAccount")),
+            "parent_environment": _text(raw.get("parentEnvironment")),
+        }
+        return None
+
+    def add_environment_role(self, raw: Mapping[str, Any]) -> str | None:
+        """Keep an EnvironmentRole object; a warning if it lacks the environment or the role."""
+        environment_id, role_id = raw.get("environmentId"), raw.get("roleId")
+        if not environment_id or not role_id:
+            return f"EnvironmentRole object without environmentId or roleId ({describe(raw)}): not written"
+        self.environment_roles[(str(environment_id), str(role_id))] = {
+            "environment_id": str(environment_id),
+            "role_id": str(role_id),
+            "boomi_id": _text(raw.get("id")),
+        }
+        return None
+
+    def login_rows(
+        self, known_users: Iterable[str], window_start: datetime
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """The ``audit_logins`` rows and the user ids left out (as unknown).
+
+        One row per user whose logins were looked for: every user the sync knows and every user
+        the window shows logging in; ``last_login_at`` null when the window holds none of theirs.
+        A user whose id differs only in case from an id that logged in gets no row (reference
+        §g.4: the log may spell one user two ways, or name two users), so the findings say
+        "unknown" for them rather than "no login".
+        """
+        users = set(known_users) | set(self.logins)
+        spellings: dict[str, set[str]] = {}
+        for user_id in users:
+            spellings.setdefault(user_id.lower(), set()).add(user_id)
+        rows, left_out = [], []
+        for user_id in sorted(users):
+            same = spellings[user_id.lower()]
+            if len(same) > 1 and any(s in self.logins for s in same):
+                left_out.append(user_id)
+                continue
+            rows.append(
+                {"user_id": user_id, "last_login_at": self.logins.get(user_id), "window_start": window_start}
+            )
+        return rows, left_out
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)

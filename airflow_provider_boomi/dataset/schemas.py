@@ -16,6 +16,8 @@ import pyarrow as pa
 
 __all__ = [
     "COMMON_COLUMNS",
+    "CORE_TABLES",
+    "GOVERNANCE_TABLES",
     "GRANT_TABLES",
     "SCHEMA_VERSION",
     "SYNCED_TABLES",
@@ -25,8 +27,11 @@ __all__ = [
 ]
 
 #: Bumped whenever a column is added, removed, renamed or changes type. Readers refuse
-#: manifests with a newer version than they know.
-SCHEMA_VERSION = 2
+#: manifests with a newer version than they know. Version 3 added the optional governance
+#: tables (federation ids, SSO settings, the audit log, account-group coverage, environments);
+#: the tables of version 2 did not change, so a version 2 snapshot reads as a version 3 one
+#: taken without those resources.
+SCHEMA_VERSION = 3
 
 #: The timestamp type used for every time column: microseconds, UTC.
 TIMESTAMP_UTC = pa.timestamp("us", tz="UTC")
@@ -167,6 +172,107 @@ GRANT_CHANGES = _schema(
     ),
 )
 
+# ---- the optional governance tables (schema version 3) --------------------------------------
+# Each is written only when its sync resource ran and Boomi answered it; a resource Boomi
+# refused leaves its tables out of the snapshot (the manifest's extra says why), so an absent
+# table means "unknown", never "empty".
+
+USER_FEDERATION = _schema(
+    "user_federation",
+    _f("user_id", pa.string(), False, "Boomi userId of an AccountUserFederation object, as returned."),
+    _f(
+        "federation_id",
+        pa.string(),
+        False,
+        "The user's SSO federation id in this account. A user without a row has none.",
+    ),
+    _f("boomi_id", pa.string(), True, "Boomi's conceptual AccountUserFederation id."),
+)
+
+SSO_CONFIG = _schema(
+    "sso_config",
+    _f(
+        "enabled",
+        pa.bool_(),
+        True,
+        "Whether single sign-on is enabled for the account; null when Boomi's answer did not say.",
+    ),
+    _f(
+        "fed_id_from_name_id",
+        pa.bool_(),
+        True,
+        "True: the federation id is the SAML NameID; false: the FEDERATION_ID attribute.",
+    ),
+    _f(
+        "case_insensitive_federation_id",
+        pa.bool_(),
+        True,
+        "Whether federation ids are compared without regard to case.",
+    ),
+    _f("name_id_policy", pa.string(), True, "TRANSIENT or UNSPECIFIED."),
+    _f("authn_context", pa.string(), True, "PPT (password protected transport) or UNSPECIFIED."),
+    _f("authn_context_comparison", pa.string(), True, "EXACT or MINIMUM."),
+    _f("assertion_encryption", pa.bool_(), True, "Whether SAML assertions are encrypted."),
+    _f("idp_url", pa.string(), True, "The identity provider's single sign-on URL."),
+)
+
+AUDIT_LOGINS = _schema(
+    "audit_logins",
+    _f("user_id", pa.string(), False, "Boomi userId whose logins were looked for."),
+    _f(
+        "last_login_at",
+        TIMESTAMP_UTC,
+        True,
+        "The user's latest login in the window read; null when the window holds none of theirs.",
+    ),
+    _f("window_start", TIMESTAMP_UTC, False, "Start of the audit-log window read (the same on every row)."),
+)
+
+AUDIT_ACCESS_CHANGES = _schema(
+    "audit_access_changes",
+    _f("document_id", pa.string(), True, "Boomi's id of the audit-log record."),
+    _f("changed_at", TIMESTAMP_UTC, False, "When the action occurred (the record's date)."),
+    _f("actor_user_id", pa.string(), True, "Who performed the action (the record's userId)."),
+    _f("type", pa.string(), True, "The type of object acted on, as Boomi wrote it."),
+    _f("action", pa.string(), True, "The action, as Boomi wrote it (for example ADD, DELETE, EDIT)."),
+    _f("modifier", pa.string(), True, "The action's qualifier, as Boomi wrote it."),
+    _f("level", pa.string(), True, "DEBUG, ERROR, INFO or WARNING."),
+    _f("source", pa.string(), True, "Where the action occurred: API, INTERNAL, MOBILE, UI or UNKNOWN."),
+    _f("message", pa.string(), True, "Boomi's descriptive message, verbatim (not interpreted)."),
+    _f(
+        "properties",
+        pa.string(),
+        True,
+        "The record's AuditLogProperty list as JSON (name, value, previousValue), verbatim: which "
+        "names say what was granted to whom is not documented, so nothing is parsed out of it.",
+    ),
+)
+
+ACCOUNT_GROUP_ACCOUNTS = _schema(
+    "account_group_accounts",
+    _f("account_group_id", pa.string(), False, "Boomi account group id."),
+    _f(
+        "covered_account_id", pa.string(), False, "An account the group covers (its group roles apply there)."
+    ),
+    _f("boomi_id", pa.string(), True, "Boomi's conceptual AccountGroupAccount id."),
+)
+
+ENVIRONMENTS = _schema(
+    "environments",
+    _f("environment_id", pa.string(), False, "Boomi environment id."),
+    _f("name", pa.string(), True, "Environment name (for example Production)."),
+    _f("classification", pa.string(), True, "PROD or TEST; null when Boomi gave none."),
+    _f("parent_account", pa.string(), True, "Boomi's parentAccount, as returned."),
+    _f("parent_environment", pa.string(), True, "Boomi's parentEnvironment, as returned."),
+)
+
+ENVIRONMENT_ROLES = _schema(
+    "environment_roles",
+    _f("environment_id", pa.string(), False, "Boomi environment id."),
+    _f("role_id", pa.string(), False, "A role that reaches the environment."),
+    _f("boomi_id", pa.string(), True, "Boomi's conceptual EnvironmentRole id."),
+)
+
 #: Every table of a snapshot, in the order they are documented and written.
 TABLES: Mapping[str, pa.Schema] = MappingProxyType(
     {
@@ -176,11 +282,32 @@ TABLES: Mapping[str, pa.Schema] = MappingProxyType(
         "user_role_grants": USER_ROLE_GRANTS,
         "group_role_grants": GROUP_ROLE_GRANTS,
         "grant_changes": GRANT_CHANGES,
+        "user_federation": USER_FEDERATION,
+        "sso_config": SSO_CONFIG,
+        "audit_logins": AUDIT_LOGINS,
+        "audit_access_changes": AUDIT_ACCESS_CHANGES,
+        "account_group_accounts": ACCOUNT_GROUP_ACCOUNTS,
+        "environments": ENVIRONMENTS,
+        "environment_roles": ENVIRONMENT_ROLES,
     }
 )
 
-#: Tables filled from Boomi by a sync (``resources`` names); grant_changes is derived from them.
-SYNCED_TABLES: tuple[str, ...] = ("users", "roles", "account_groups", "user_role_grants", "group_role_grants")
+#: The tables every snapshot of schema version 2 could hold, filled by a default sync.
+CORE_TABLES: tuple[str, ...] = ("users", "roles", "account_groups", "user_role_grants", "group_role_grants")
+
+#: The optional governance tables of schema version 3 (a sync writes them only when asked).
+GOVERNANCE_TABLES: tuple[str, ...] = (
+    "user_federation",
+    "sso_config",
+    "audit_logins",
+    "audit_access_changes",
+    "account_group_accounts",
+    "environments",
+    "environment_roles",
+)
+
+#: Tables filled from Boomi by a sync (a manifest's ``resources``); grant_changes is derived.
+SYNCED_TABLES: tuple[str, ...] = CORE_TABLES + GOVERNANCE_TABLES
 
 #: The two grant tables; grant_changes exists only when a snapshot includes both.
 GRANT_TABLES: tuple[str, str] = ("user_role_grants", "group_role_grants")

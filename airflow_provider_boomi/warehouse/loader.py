@@ -33,15 +33,14 @@ log = logging.getLogger(__name__)
 class LoadResult:
     """What :func:`load_snapshot` loaded.
 
-    Attributes:
-        account_id: Boomi account id.
-        sync_id: snapshot id.
-        synced_at: the snapshot's time.
-        loaded_at: when the load committed its rows (UTC).
-        rows: rows inserted per snapshot table (``users``, ``roles``...); tables the snapshot
-            does not include are absent.
-        replaced: ``True`` when the snapshot had been loaded before and was replaced.
-        seconds: wall time of the load.
+    :param account_id: Boomi account id.
+    :param sync_id: snapshot id.
+    :param synced_at: the snapshot's time.
+    :param loaded_at: when the load committed its rows (UTC).
+    :param rows: rows inserted per snapshot table (``users``, ``roles``...); tables the snapshot
+        does not include are absent.
+    :param replaced: ``True`` when the snapshot had been loaded before and was replaced.
+    :param seconds: wall time of the load.
     """
 
     account_id: str
@@ -95,23 +94,18 @@ def load_snapshot(
 ) -> LoadResult:
     """Load one complete snapshot into ``target``; loading it again replaces it.
 
-    Args:
-        target: a :class:`~.targets.DuckDBTarget`, :class:`~.targets.SqlAlchemyTarget` or
-            :class:`~.targets.DbApiTarget`.
-        snapshot: a snapshot directory (``.../account_id=A/sync_id=S``, local or any fsspec
-            URL), or a :class:`~airflow_provider_boomi.dataset.SnapshotStore`.
-        account_id: required with a store; checked against the directory otherwise.
-        sync_id: with a store, the snapshot to load (default: the latest complete one).
-        create_views: (re)create the analytics views after the load, in the same transaction.
-        verify: check every file's sha256 against the manifest before loading (slower; for
-            audit pipelines that must prove the evidence was unaltered).
-
-    Returns:
-        A :class:`LoadResult` with the rows inserted per table.
-
-    Raises:
-        SnapshotError: the snapshot is missing or incomplete, fails verification, or the
-            warehouse has tables of an incompatible shape. Nothing is changed then.
+    :param target: a :class:`~.targets.DuckDBTarget`, :class:`~.targets.SqlAlchemyTarget` or
+        :class:`~.targets.DbApiTarget`.
+    :param snapshot: a snapshot directory (``.../account_id=A/sync_id=S``, local or any fsspec
+        URL), or a :class:`~airflow_provider_boomi.dataset.SnapshotStore`.
+    :param account_id: required with a store; checked against the directory otherwise.
+    :param sync_id: with a store, the snapshot to load (default: the latest complete one).
+    :param create_views: (re)create the analytics views after the load, in the same transaction.
+    :param verify: check every file's sha256 against the manifest before loading (slower; for
+        audit pipelines that must prove the evidence was unaltered).
+    :returns: a :class:`LoadResult` with the rows inserted per table.
+    :raises SnapshotError: the snapshot is missing or incomplete, fails verification, or the
+        warehouse has tables of an incompatible shape. Nothing is changed then.
     """
     started = time.monotonic()
     store, account_id, sync_id = _resolve_source(snapshot, account_id, sync_id)

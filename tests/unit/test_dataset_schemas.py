@@ -5,7 +5,15 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from airflow_provider_boomi.dataset import SCHEMA_VERSION, TABLES, empty_table, schema_for
+from airflow_provider_boomi.dataset import (
+    CORE_TABLES,
+    GOVERNANCE_TABLES,
+    SCHEMA_VERSION,
+    SYNCED_TABLES,
+    TABLES,
+    empty_table,
+    schema_for,
+)
 
 LEADING = [
     ("account_id", pa.string(), False),
@@ -74,8 +82,65 @@ EXPECTED = {
 }
 
 
+TS = pa.timestamp("us", tz="UTC")
+
+EXPECTED.update(
+    {
+        "user_federation": [
+            ("user_id", STR, False),
+            ("federation_id", STR, False),
+            ("boomi_id", STR, True),
+        ],
+        "sso_config": [
+            ("enabled", BOOL, True),
+            ("fed_id_from_name_id", BOOL, True),
+            ("case_insensitive_federation_id", BOOL, True),
+            ("name_id_policy", STR, True),
+            ("authn_context", STR, True),
+            ("authn_context_comparison", STR, True),
+            ("assertion_encryption", BOOL, True),
+            ("idp_url", STR, True),
+        ],
+        "audit_logins": [
+            ("user_id", STR, False),
+            ("last_login_at", TS, True),
+            ("window_start", TS, False),
+        ],
+        "audit_access_changes": [
+            ("document_id", STR, True),
+            ("changed_at", TS, False),
+            ("actor_user_id", STR, True),
+            ("type", STR, True),
+            ("action", STR, True),
+            ("modifier", STR, True),
+            ("level", STR, True),
+            ("source", STR, True),
+            ("message", STR, True),
+            ("properties", STR, True),
+        ],
+        "account_group_accounts": [
+            ("account_group_id", STR, False),
+            ("covered_account_id", STR, False),
+            ("boomi_id", STR, True),
+        ],
+        "environments": [
+            ("environment_id", STR, False),
+            ("name", STR, True),
+            ("classification", STR, True),
+            ("parent_account", STR, True),
+            ("parent_environment", STR, True),
+        ],
+        "environment_roles": [
+            ("environment_id", STR, False),
+            ("role_id", STR, False),
+            ("boomi_id", STR, True),
+        ],
+    }
+)
+
+
 def test_schema_version_and_table_order() -> None:
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     assert list(TABLES) == list(EXPECTED)
 
 
@@ -103,3 +168,10 @@ def test_empty_table(name: str) -> None:
 def test_unknown_table_lists_valid_names() -> None:
     with pytest.raises(KeyError, match="user_role_grants"):
         schema_for("grants")
+
+
+def test_the_governance_tables_are_optional_additions() -> None:
+    """Version 3 only added tables: the five core tables are those of version 2, unchanged."""
+    assert SYNCED_TABLES == CORE_TABLES + GOVERNANCE_TABLES
+    assert set(TABLES) == {*SYNCED_TABLES, "grant_changes"}
+    assert CORE_TABLES == ("users", "roles", "account_groups", "user_role_grants", "group_role_grants")

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from airflow_provider_boomi.dataset import (
+    GOVERNANCE_TABLES,
     ROW_GROUP_ROWS,
     TABLES,
     SchemaMismatchError,
@@ -34,6 +35,7 @@ ADMIN = "11111111-1111-1111-1111-111111111111"
 STD = "22222222-2222-2222-2222-222222222222"
 GROUP = "33333333-3333-3333-3333-333333333333"
 ALL_RESOURCES = ["users", "roles", "account_groups", "user_role_grants", "group_role_grants"]
+WRITTEN = [*ALL_RESOURCES, "grant_changes"]  # what write_full writes: no governance table
 
 
 def rows() -> dict[str, list[dict[str, Any]]]:
@@ -152,7 +154,7 @@ def listing(root: str, writer: SnapshotWriter) -> list[str]:
 def test_round_trip_exact_types_and_values(root: str) -> None:
     writer = write_full(root)
     store = SnapshotStore(root)
-    for name in TABLES:
+    for name in WRITTEN:
         table = store.read_table(ACCOUNT, writer.sync_id, name)
         assert table.schema.equals(TABLES[name], check_metadata=True), name
         assert set(table.column("account_id").to_pylist()) <= {ACCOUNT}
@@ -168,14 +170,14 @@ def test_round_trip_exact_types_and_values(root: str) -> None:
     assert list(df.columns) == TABLES["users"].names
     assert str(df["synced_at"].dtype) == "datetime64[us, UTC]"
     assert df["global_role_count"].dtype == "int32"
-    assert listing(root, writer) == sorted([*(f"{n}.parquet" for n in TABLES), "manifest.json"])
+    assert listing(root, writer) == sorted([*(f"{n}.parquet" for n in WRITTEN), "manifest.json"])
 
 
 def test_manifest_contents(root: str) -> None:
     writer = write_full(root)
     store = SnapshotStore(root)
     manifest = store.manifest(ACCOUNT, writer.sync_id)
-    assert manifest["schema_version"] == 2
+    assert manifest["schema_version"] == 3
     assert manifest["status"] == "complete"
     assert manifest["account_id"] == ACCOUNT
     assert manifest["sync_id"] == writer.sync_id
@@ -183,7 +185,7 @@ def test_manifest_contents(root: str) -> None:
     for key in ("started_at", "finished_at"):
         assert datetime.fromisoformat(manifest[key]).tzinfo is not None
     assert manifest["resources"] == ALL_RESOURCES
-    assert manifest["tables_not_included"] == []
+    assert manifest["tables_not_included"] == [t for t in TABLES if t not in WRITTEN]
     assert manifest["previous_sync_id"] is None
     assert manifest["account_groups_available"] is True
     assert manifest["api_stats"]["calls"] == 7
@@ -218,7 +220,7 @@ def test_manifest_is_written_last(root: str, monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(SnapshotWriter, "_write_manifest", spy)
     write_full(root)
-    assert seen == [sorted(f"{n}.parquet" for n in TABLES)]
+    assert seen == [sorted(f"{n}.parquet" for n in WRITTEN)]
 
 
 def test_local_manifest_leaves_no_temp_file(tmp_path: Path) -> None:
@@ -311,7 +313,13 @@ def test_partial_resources(root: str) -> None:
         manifest = writer.commit(**commit_args(["user_role_grants", "roles"]))
     assert manifest.resources == ("roles", "user_role_grants")
     assert set(manifest.tables) == {"roles", "user_role_grants"}
-    assert manifest.tables_not_included == ("users", "account_groups", "group_role_grants", "grant_changes")
+    assert manifest.tables_not_included == (
+        "users",
+        "account_groups",
+        "group_role_grants",
+        "grant_changes",
+        *GOVERNANCE_TABLES,
+    )
     assert listing(root, writer) == ["manifest.json", "roles.parquet", "user_role_grants.parquet"]
     store = SnapshotStore(root)
     with pytest.raises(TableNotInSnapshotError, match="does not include 'users'"):

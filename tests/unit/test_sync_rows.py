@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from airflow_provider_boomi.access.roles import RoleInfo
 from airflow_provider_boomi.access.sync import balanced_shares, split_plan
 from airflow_provider_boomi.access.sync_rows import (
+    AuditWindow,
+    GovernanceRows,
     RowMapper,
     SyncConsistencyError,
     account_group_row,
     as_bool,
     describe,
     missing_fields,
+    parse_boomi_time,
 )
 from airflow_provider_boomi.dataset.grant_ids import grant_id, group_entitlement_id, role_entitlement_id
 
@@ -193,3 +198,77 @@ def test_a_chain_s_pages_left_come_from_the_plan_then_from_what_it_has_read() ->
     assert unknown.pages_left() == 1.0
     unknown.pages_read = 7
     assert unknown.pages_left() == 7.0
+
+
+# ---- the governance resources -------------------------------------------------------------
+
+
+def test_boomi_times_are_read_in_utc_or_not_at_all() -> None:
+    assert parse_boomi_time("2019-08-26T16:27:19Z") == datetime(2019, 8, 26, 16, 27, 19, tzinfo=UTC)
+    assert parse_boomi_time("2019-08-26T18:27:19.500+02:00") == datetime(
+        2019, 8, 26, 16, 27, 19, 500000, tzinfo=UTC
+    )
+    for unreadable in (None, "", "yesterday", "2019-08-26T16:27:19", 17):
+        assert parse_boomi_time(unreadable) is None
+
+
+def test_login_rows_take_the_latest_login_and_list_everyone_looked_for() -> None:
+    rows = GovernanceRows()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for user, day in (("a@x.com", 3), ("a@x.com", 9), ("a@x.com", 5), ("b@x.com", 2)):
+        rows.add_login({"userId": user}, start + timedelta(days=day))
+    logins, left_out = rows.login_rows(["a@x.com", "c@x.com"], start)
+    assert left_out == []
+    assert logins == [
+        {"user_id": "a@x.com", "last_login_at": start + timedelta(days=9), "window_start": start},
+        {"user_id": "b@x.com", "last_login_at": start + timedelta(days=2), "window_start": start},
+        {"user_id": "c@x.com", "last_login_at": None, "window_start": start},
+    ]
+    assert rows.login_events == 4
+
+
+def test_a_user_spelt_otherwise_in_the_log_is_unknown_not_dormant() -> None:
+    rows = GovernanceRows()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows.add_login({"userId": "dana@x.com"}, start)
+    logins, left_out = rows.login_rows(["Dana@x.com", "eve@x.com"], start)
+    assert left_out == ["Dana@x.com", "dana@x.com"]
+    assert [r["user_id"] for r in logins] == ["eve@x.com"]
+
+
+def test_records_that_cannot_be_attributed_fail_loudly() -> None:
+    rows = GovernanceRows()
+    with pytest.raises(SyncConsistencyError, match="names no userId"):
+        rows.add_login({"date": "2026-01-01T00:00:00Z"}, datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(SyncConsistencyError, match="no userId"):
+        rows.add_federation({"federationId": "fed-1", "id": "x"})
+    assert rows.add_federation({"userId": "a@x.com", "id": "y"}) is not None  # a warning, no row
+    assert rows.federation == {}
+
+
+def test_access_changes_keep_boomis_fields_verbatim() -> None:
+    rows = GovernanceRows()
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    props = [{"name": "SOMETHING", "value": "v", "previousValue": "p"}]
+    rows.add_change(
+        {
+            "documentId": "d1",
+            "userId": "admin@x.com",
+            "type": "user",
+            "action": "ADD",
+            "AuditLogProperty": props,
+        },
+        at,
+    )
+    rows.add_change({"documentId": "d1", "userId": "admin@x.com", "type": "user", "action": "ADD"}, at)
+    (row,) = rows.changes.values()
+    assert row["actor_user_id"] == "admin@x.com" and row["message"] is None
+    assert row["properties"] is None  # the later copy of the same record wins, whole
+
+
+def test_audit_window_bounds_are_inclusive() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    window = AuditWindow(start, start + timedelta(days=90), {"type": "account"}, ("user",))
+    assert window.contains(start) and window.contains(start + timedelta(days=90))
+    assert not window.contains(start - timedelta(seconds=1))
+    assert window.describe()["window_days"] == 90
