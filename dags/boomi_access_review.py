@@ -1,13 +1,17 @@
-"""Access-review campaign for each new Boomi snapshot.
+"""Access-review campaign for each new Boomi snapshot (optional: continuous review).
 
-Scheduled on the asset ``boomi_access_snapshot`` that ``boomi_access_sync`` emits: every new
-snapshot starts a campaign. The campaign has one review item per grant (global roles and
+Most teams review on a calendar with ``boomi_quarterly_review`` (a campaign definition, its own
+schedule, attestation tokens). This DAG is the optional continuous review: scheduled on the
+asset ``boomi_access_snapshot`` that ``boomi_access_sync`` emits, every new snapshot starts a
+campaign. The campaign has one review item per grant (global roles and
 account-group roles), flagged privileged, new since the previous review, never reviewed, or
-held only through an account group, each with a reviewer from the owners mapping. It writes,
-for reviewers who never open Airflow:
+held only through an account group, each with a reviewer from the owners mapping (never the
+item's own user: such items go to ``default_reviewer``). It writes, for reviewers who never
+open Airflow:
 
-* ``{campaign_id}-review.csv`` and ``{campaign_id}-review.xlsx`` with an empty ``decision``
-  column (keep / revoke);
+* ``reviewers/{reviewer}.xlsx``: one workbook per reviewer with only their items;
+* ``{campaign_id}-review.csv`` and ``{campaign_id}-review.xlsx`` with every item and an empty
+  ``decision`` column (keep / revoke);
 * ``{campaign_id}-report.html``, self-contained: summary, changes since the previous snapshot,
   privileged access, charts of grants by role and by group;
 * ``campaign.json``, the campaign itself (what decisions are validated against).

@@ -2,8 +2,12 @@
 
 Starts the Boomi simulator with the ``demo`` profile (at Boomi's documented 10 requests/s),
 then runs the example DAGs ``boomi_access_sync`` (snapshot + DuckDB warehouse) and
-``boomi_access_review`` (campaign workbook + HTML report) with ``dag.test()`` in a throwaway
-Airflow home, and prints where everything is with a short summary. Everything lands under
+``boomi_quarterly_review`` (one workbook per reviewer with an attestation token, the HTML
+report) with ``dag.test()`` in a throwaway Airflow home, and prints where everything is with a
+short summary. It also runs the optional continuous review, ``boomi_access_review``, whose
+``uar-...`` campaign the walkthrough of ``boomi_apply_review_decisions`` fills as one CSV.
+Reviewers are emailed their workbooks through a real SMTP server on loopback (``aiosmtpd``),
+which saves each message it receives under ``mail/``. Everything lands under
 ``out/first-run/`` (recreated on every run); Airflow's own output goes to log files there.
 """
 
@@ -12,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -53,20 +59,18 @@ def run_dag(dag_id: str, conf: dict[str, object], env: dict[str, str], log: Path
         raise SystemExit(f"{dag_id} failed (exit {done.returncode}); last lines of {log}:\n{tail}")
 
 
-# Who reviews what in the demo account: role and account-group owners (by name), and the
-# security team for everything else, so that every item of the campaign has a reviewer.
-DEMO_OWNERS = {
-    "Administrator": "cio@acme.example",
-    "Account Admin Delegate": "cio@acme.example",
-    "Release Manager": "head.of.engineering@acme.example",
-    "Senior Developer": "head.of.engineering@acme.example",
-    "Tech Lead": "head.of.engineering@acme.example",
-    "Developer": "engineering.manager@acme.example",
-    "Operator": "operations.lead@acme.example",
-    "Production Support": "operations.lead@acme.example",
-    "EMEA Customers": "emea.lead@acme.example",
-    "Partner Support": "partner.manager@acme.example",
-}
+class MailDrop:
+    """An SMTP server on loopback that saves every message it receives as a ``.eml`` file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.received: list[Path] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        path = self.folder / f"{len(self.received) + 1:03d}.eml"
+        path.write_bytes(envelope.content)  # type: ignore[attr-defined]
+        self.received.append(path)
+        return "250 Message accepted for delivery"
 
 
 def child_run_dag(dag_id: str, conf: str) -> None:
@@ -103,13 +107,35 @@ def main() -> None:
     if migrate.returncode != 0:
         raise SystemExit(f"airflow db migrate failed; see {logs / 'db-migrate.log'}")
 
+    from aiosmtpd.controller import Controller
+
     from airflow_provider_boomi.dataset import SnapshotStore
     from airflow_provider_boomi.testing.simulator import BoomiSimulator
 
     snapshots, warehouse, reviews = data / "snapshots", data / "warehouse.duckdb", data / "reviews"
+    (OUT / "mail").mkdir()
+    mail = MailDrop(OUT / "mail")
+    with socket.socket() as probe:  # a free loopback port for the SMTP server
+        probe.bind(("127.0.0.1", 0))
+        smtp_port = int(probe.getsockname()[1])
+    smtp = Controller(mail, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    env["AIRFLOW_CONN_SMTP_DEFAULT"] = json.dumps(
+        {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": smtp_port,
+            "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "access-review@acme.example"},
+        }
+    )
     with BoomiSimulator(profile="demo", rate_limit=10.0) as sim:
         step(f"Boomi simulator (demo profile, 10 requests/s) at {sim.base_url}, account {sim.account_id}")
         env["AIRFLOW_CONN_BOOMI_DEFAULT"] = sim.connection_json()
+        # The secret that signs each reviewer's attestation token: a throwaway one here; in a
+        # deployment, a connection in the secrets backend.
+        env["AIRFLOW_CONN_BOOMI_REVIEW_ATTESTATION"] = json.dumps(
+            {"conn_type": "generic", "password": secrets.token_urlsafe(32)}
+        )
         step("running DAG boomi_access_sync: sync to Parquet, then load DuckDB")
         run_dag(
             "boomi_access_sync",
@@ -117,27 +143,40 @@ def main() -> None:
             env,
             logs / "boomi_access_sync.log",
         )
-        step("running DAG boomi_access_review: campaign workbook and HTML report")
+        step("running DAG boomi_quarterly_review: one workbook per reviewer and the HTML report")
+        # The DAG's default definition names the demo account's owners.
+        run_dag(
+            "boomi_quarterly_review",
+            {"output_path": str(snapshots), "reviews_path": str(reviews)},
+            env,
+            logs / "boomi_quarterly_review.log",
+        )
+        step("running DAG boomi_access_review: the continuous review's campaign (for the apply walkthrough)")
         run_dag(
             "boomi_access_review",
-            {
-                "output_path": str(snapshots),
-                "reviews_path": str(reviews),
-                "owners": DEMO_OWNERS,
-                "default_reviewer": "it-security@acme.example",
-            },
+            {"output_path": str(snapshots), "reviews_path": str(reviews)},
             env,
             logs / "boomi_access_review.log",
         )
         api_calls = len(sim.requests)
+    smtp.stop()
 
     store = SnapshotStore(snapshots)
     latest = store.latest(sim.account_id)
     if latest is None:
         raise SystemExit("no complete snapshot was written")
-    campaign_json = next(reviews.rglob("campaign.json"))
+    campaign_json = next(reviews.glob("quarterly-uar-*/campaign.json"))
     campaign = json.loads(campaign_json.read_text())
     files = {name: campaign_json.parent / info["name"] for name, info in campaign["files"].items()}
+    workbooks = {
+        reviewer or "(no reviewer)": campaign_json.parent / info["name"]
+        for reviewer, info in campaign["reviewer_workbooks"].items()
+    }
+    width = max(len(r) for r in workbooks)
+    reviewer_lines = "\n".join(
+        f"  {reviewer:<{width}}  {path.relative_to(campaign_json.parent)}"
+        for reviewer, path in workbooks.items()
+    )
 
     import duckdb
 
@@ -153,9 +192,9 @@ def main() -> None:
 Snapshot        {latest.path}
 Manifest        {latest.manifest_path}
 Warehouse       {warehouse}   (views: boomi_current_access, boomi_grant_history, ...)
-Workbook        {files["workbook_xlsx"]}
-                {files["workbook_csv"]}
+Campaign        {campaign_json.parent}
 HTML report     {files["report_html"]}
+All items       {files["workbook_xlsx"]}   (for the data team)
 Airflow logs    {logs}
 
 Account {sim.account_id}: {counts["users"]} users, {counts["roles"]} roles,
@@ -165,9 +204,13 @@ Account {sim.account_id}: {counts["users"]} users, {counts["roles"]} roles,
 users with access only through account groups: {group_only[0] if group_only else 0}.
 Review campaign {campaign["campaign_id"]}: {summary["items"]} items, {summary["privileged"]} privileged \
 (SOX preset: administration, API, deploy, environment and package management), \
-{summary["reviewers"]} reviewers, {summary["without_reviewer"]} items without a reviewer.
-Open the HTML report in a browser; fill the workbook's decision column and run
-boomi_apply_review_decisions to apply revocations (see docs/workflows.md).
+{summary["reviewers"]} reviewers, {summary["without_reviewer"]} items without a reviewer, \
+{summary["self_reviews_rerouted"]} self-review(s) sent to the fallback reviewer; due {campaign["due_date"]}.
+One workbook per reviewer, each with only their items and their attestation token:
+{reviewer_lines}
+{len(mail.received)} emails delivered to reviewers (workbook attached), saved in {OUT / "mail"}.
+Open the HTML report in a browser; a reviewer fills the decision column of their workbook, and
+BoomiReviewDecisionsOperator reads it back with their identity proven (see docs/review.md).
 Finished in {time.monotonic() - started:.0f}s."""
     )
 

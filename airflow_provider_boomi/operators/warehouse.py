@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_boomi.operators._xcom import field_of
 
@@ -24,7 +25,8 @@ class BoomiWarehouseLoadOperator(BaseOperator):
 
     :param snapshot: the snapshot: ``BoomiSyncOperator``'s result (``sync.output``) or its
         ``snapshot_path`` (a directory ``.../account_id=A/sync_id=S``, local or a URL; templated).
-    :param duckdb_path: the DuckDB file when no ``warehouse_conn_id`` is given (templated).
+    :param duckdb_path: the DuckDB file when no ``warehouse_conn_id`` is given (templated); one
+        of the two is required.
     :param warehouse_conn_id: a common-sql connection id; empty means DuckDB (templated).
     :param schema: the target schema (templated); ``None`` uses the connection's default.
     :param create_views: (re)create the analytics views in the same transaction.
@@ -41,7 +43,7 @@ class BoomiWarehouseLoadOperator(BaseOperator):
         self,
         *,
         snapshot: Any,
-        duckdb_path: str = "boomi.duckdb",
+        duckdb_path: str | None = None,
         warehouse_conn_id: str | None = None,
         schema: str | None = None,
         create_views: bool = True,
@@ -58,29 +60,10 @@ class BoomiWarehouseLoadOperator(BaseOperator):
         self._loaded: dict[str, Any] | None = None
         self._snapshot_path = ""
 
-    def _target(self) -> tuple[Any, str]:
-        from airflow_provider_boomi.warehouse import DuckDBTarget, SqlAlchemyTarget
-
-        schema = self.schema or None
-        if self.warehouse_conn_id:
-            from airflow.providers.common.sql.hooks.sql import DbApiHook
-            from airflow.sdk import BaseHook
-
-            hook = BaseHook.get_connection(self.warehouse_conn_id).get_hook()
-            if not isinstance(hook, DbApiHook):
-                raise TypeError(
-                    f"connection {self.warehouse_conn_id!r} is not a common-sql (DbApiHook) connection; "
-                    "give a database connection, or leave warehouse_conn_id empty for DuckDB"
-                )
-            return SqlAlchemyTarget(hook.get_sqlalchemy_engine(), schema=schema), self.warehouse_conn_id
-        # The file is created on first use; its folder too (the path is the user's own choice).
-        os.makedirs(os.path.dirname(os.path.abspath(self.duckdb_path)), exist_ok=True)
-        return DuckDBTarget(self.duckdb_path, schema=schema), f"duckdb://{self.duckdb_path}"
-
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_boomi.warehouse import load_snapshot
 
-        target, where = self._target()
+        target, where = warehouse_target(self.warehouse_conn_id, self.duckdb_path, self.schema)
         self._snapshot_path = str(field_of(self.snapshot, "snapshot_path"))
         loaded = load_snapshot(
             target, self._snapshot_path, create_views=self.create_views, verify=self.verify
@@ -115,3 +98,40 @@ class BoomiWarehouseLoadOperator(BaseOperator):
             Dataset(namespace=self._loaded["target"], name=f"{prefix}{WAREHOUSE_TABLES[t]}") for t in tables
         ]
         return OperatorLineage(inputs=inputs, outputs=outputs)
+
+
+def warehouse_target(
+    warehouse_conn_id: str | None, duckdb_path: str | None, schema: str | None
+) -> tuple[Any, str]:
+    """The warehouse a task writes to, and where it is (for logs and XCom).
+
+    A common-sql connection (``warehouse_conn_id``) when given, else the DuckDB file
+    ``duckdb_path`` (created on first use, its folder too: the path is the user's own choice).
+    Neither given is refused: nothing is written to a local path the user did not name (on a
+    distributed executor a relative file would land in whichever worker ran the task).
+    Shared by every operator that loads into the warehouse.
+
+    :raises AirflowFailException: neither is given, or the connection is not a common-sql
+        database connection (a retry would fail the same way).
+    """
+    from airflow_provider_boomi.warehouse import DuckDBTarget, SqlAlchemyTarget
+
+    schema = schema or None
+    if warehouse_conn_id:
+        from airflow.providers.common.sql.hooks.sql import DbApiHook
+        from airflow.sdk import BaseHook
+
+        hook = BaseHook.get_connection(warehouse_conn_id).get_hook()
+        if not isinstance(hook, DbApiHook):
+            raise AirflowFailException(
+                f"connection {warehouse_conn_id!r} is not a common-sql (DbApiHook) connection; "
+                "give a database connection, or leave warehouse_conn_id empty for DuckDB"
+            )
+        return SqlAlchemyTarget(hook.get_sqlalchemy_engine(), schema=schema), warehouse_conn_id
+    if not duckdb_path or not str(duckdb_path).strip():
+        raise AirflowFailException(
+            "no warehouse: give warehouse_conn_id (a common-sql connection, e.g. PostgreSQL) or "
+            "duckdb_path (a DuckDB file path)"
+        )
+    os.makedirs(os.path.dirname(os.path.abspath(duckdb_path)), exist_ok=True)
+    return DuckDBTarget(duckdb_path, schema=schema), f"duckdb://{duckdb_path}"

@@ -128,6 +128,21 @@ class Folder:
             self.fs.invalidate_cache(self.path)
         return self.url_of(name)
 
+    def files(self) -> list[str]:
+        """The names of the files directly in this folder, sorted (none if it does not exist)."""
+        if self.is_local:
+            if not self.local.is_dir():
+                return []
+            return sorted(p.name for p in self.local.iterdir() if p.is_file())
+        self.fs.invalidate_cache(self.path)
+        try:
+            entries = self.fs.ls(self.path, detail=True)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries if e.get("type") == "file"
+        )
+
     def subfolders(self) -> list[Folder]:
         """The folders directly below this one, sorted by name."""
         if self.is_local:

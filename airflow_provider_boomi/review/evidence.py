@@ -56,6 +56,7 @@ from airflow_provider_boomi.dataset.paths import local_path_inside, validate_pat
 from airflow_provider_boomi.review._storage import Folder, folder
 from airflow_provider_boomi.review.campaign import CAMPAIGN_FILE, DECISIONS_FILE, load_campaign
 from airflow_provider_boomi.review.cells import neutralise_csv_cell
+from airflow_provider_boomi.review.reviewers import DECISIONS_DIR
 
 __all__ = ["INDEX_JSON", "INDEX_MD", "bundle_dir", "is_complete_bundle", "write_evidence_bundle"]
 
@@ -244,6 +245,13 @@ def write_evidence_bundle(
                 continue
             if _has_source(campaign_path, name):
                 put(name, description, _source(campaign_path, name))
+        # Each reviewer's decisions, with who decided, how it was proven, and when.
+        records = campaign_path.child(DECISIONS_DIR)
+        for name in records.files():
+            if name.startswith(".") or not name.endswith(".json"):
+                continue  # a temporary file of a write in progress
+            validate_path_component(name, "decision record file name", where=_WHERE)
+            put(f"{DECISIONS_DIR}/{name}", "one reviewer's validated decisions", _source(records, name))
         put(workbook_name, "the filled workbook", _read_file(workbook_path))
         put("changes.json", "the change set derived from the decisions", _json_bytes(list(changes)))
         put(
@@ -407,6 +415,6 @@ def _discard(staging: Path, names: Sequence[str]) -> None:
     for name in names:
         with contextlib.suppress(OSError):
             (staging / name).unlink(missing_ok=True)
-    for directory in (staging / "manifests", staging):
+    for directory in (staging / "manifests", staging / DECISIONS_DIR, staging):
         with contextlib.suppress(OSError):
             directory.rmdir()

@@ -7,11 +7,14 @@ shown to be the one that was sent out.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
 import os
-from dataclasses import dataclass
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,12 @@ from fsspec.implementations.local import LocalFileSystem
 from airflow_provider_boomi.dataset.manifest import file_sha256
 
 from ._storage import Folder, folder
+from .attestation import issue_token
 from .campaign import CAMPAIGN_FILE, Campaign, validate_campaign_id
 from .report import render_report
-from .workbook import COLUMNS, write_csv, write_xlsx
+from .reviewers import REVIEWERS_DIR, reviewer_key, reviewer_slug
+from .status import status_of
+from .workbook import COLUMNS, write_csv, write_reviewer_xlsx, write_xlsx
 
 __all__ = ["CampaignFiles", "write_campaign"]
 
@@ -35,100 +41,155 @@ class CampaignFiles:
     local folder, URLs (strings) on an object store.
 
     Attributes:
-        workbook_csv: the CSV workbook.
-        workbook_xlsx: the XLSX workbook (dropdown on ``decision``).
+        workbook_csv: the all-items workbook as CSV (for the data team).
+        workbook_xlsx: the all-items workbook as XLSX.
         report_html: the self-contained HTML report.
         campaign_json: metadata, items and file hashes.
+        reviewer_workbooks: reviewer -> their workbook (``reviewers/{slug}.xlsx``): what
+            reviewers get.
+        unassigned_workbook: the workbook of the items without a reviewer, if any
+            (``reviewers/unassigned.xlsx``).
     """
 
     workbook_csv: Path | str
     workbook_xlsx: Path | str
     report_html: Path | str
     campaign_json: Path | str
+    reviewer_workbooks: Mapping[str, Path | str] = field(default_factory=dict)
+    unassigned_workbook: Path | str | None = None
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         """Paths as strings (small enough for XCom)."""
-        return {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
+        return {
+            "workbook_csv": str(self.workbook_csv),
+            "workbook_xlsx": str(self.workbook_xlsx),
+            "report_html": str(self.report_html),
+            "campaign_json": str(self.campaign_json),
+            "reviewer_workbooks": {k: str(v) for k, v in self.reviewer_workbooks.items()},
+            "unassigned_workbook": str(self.unassigned_workbook) if self.unassigned_workbook else None,
+        }
 
 
-def _replace_atomically(tmp: Path, final: Path) -> Path:
-    os.replace(tmp, final)
-    return final
+def _put(where: Folder, name: str, write: Callable[[Any], Any]) -> tuple[Path | str, dict[str, Any]]:
+    """Write one file whole with ``write(path_or_binary_file)``; return where and its hash.
+
+    Local: into a hidden temporary name, renamed into place (readers never see half a file),
+    then hashed from disk. Object store: rendered in memory, one PUT, hashed from the bytes.
+    """
+    if where.is_local:
+        where.make()
+        final = where.local / name
+        tmp = where.local / f".{name}.{secrets.token_hex(4)}.tmp"
+        try:
+            write(tmp)
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return final, {
+            "name": name,
+            "sha256": file_sha256(_LOCAL, str(final))[0],
+            "bytes": final.stat().st_size,
+        }
+    buffer = io.BytesIO()
+    write(buffer)
+    body = buffer.getvalue()
+    return where.write_bytes(name, body), {
+        "name": name,
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "bytes": len(body),
+    }
 
 
-def write_campaign(campaign: Campaign, out_dir: Any) -> CampaignFiles:
+def _reviewers(campaign: Campaign) -> list[str]:
+    """Each reviewer once (labels differing only in case are one reviewer), in item order."""
+    seen: dict[str, str] = {}
+    for item in campaign.items:
+        if item.reviewer is not None:
+            seen.setdefault(reviewer_key(item.reviewer), item.reviewer)
+    return sorted(seen.values(), key=reviewer_key)
+
+
+def write_campaign(campaign: Campaign, out_dir: Any, *, secret: str | bytes | None = None) -> CampaignFiles:
     """Write the reviewer files of ``campaign`` into ``out_dir`` (created if missing).
 
-    Files: ``{campaign_id}-review.csv``, ``{campaign_id}-review.xlsx``,
-    ``{campaign_id}-report.html`` and ``campaign.json`` (written last). Writing again replaces
-    them. ``out_dir`` is a local folder, an fsspec URL (``s3://bucket/reviews/<id>``) or an
+    Files: one workbook per reviewer, ``reviewers/{reviewer_slug}.xlsx`` (only their items, see
+    :func:`~.workbook.write_reviewer_xlsx`), and ``reviewers/unassigned.xlsx`` for items
+    without a reviewer; the all-items workbook ``{campaign_id}-review.csv`` and
+    ``{campaign_id}-review.xlsx`` (for the data team, and for campaigns reviewed as one file);
+    ``{campaign_id}-report.html``; and ``campaign.json``, written last, pinning every other
+    file by SHA-256. Writing again replaces them. With ``secret``, each reviewer workbook
+    carries the reviewer's attestation token (:func:`~.attestation.issue_token`, issued at the
+    campaign's creation time), which :func:`~.decisions.read_decisions` verifies.
+
+    ``out_dir`` is a local folder, an fsspec URL (``s3://bucket/reviews/<id>``) or an
     ``ObjectStoragePath``. On a local disk each file is written under a temporary name and
     renamed, so readers never see half a file; on an object store each file is one PUT, which
     is atomic per object. The returned paths are :class:`~pathlib.Path` objects for a local
     folder and URLs (strings) otherwise.
+
+    :raises AttestationError: ``secret`` is too short to sign with.
     """
     where = folder(out_dir)
-    if not where.is_local:
-        return _write_campaign_remote(campaign, where)
-    directory = where.local
-    directory.mkdir(parents=True, exist_ok=True)
-    base = campaign.campaign_id
-    csv_path = directory / f"{base}-review.csv"
-    xlsx_path = directory / f"{base}-review.xlsx"
-    html_path = directory / f"{base}-report.html"
-    json_path = directory / CAMPAIGN_FILE
-
-    written = []
-    for final, write in (
-        (csv_path, lambda p: write_csv(campaign, p)),
-        (xlsx_path, lambda p: write_xlsx(campaign, p)),
-        (html_path, lambda p: p.write_text(render_report(campaign), encoding="utf-8")),
-    ):
-        tmp = final.with_name(f".{final.name}.tmp")
-        write(tmp)
-        written.append(_replace_atomically(tmp, final))
-
-    data = campaign.to_dict()
-    data["columns"] = list(COLUMNS)
-    data["files"] = {
-        key: {"name": path.name, "sha256": file_sha256(_LOCAL, str(path))[0], "bytes": path.stat().st_size}
-        for key, path in zip(("workbook_csv", "workbook_xlsx", "report_html"), written, strict=True)
-    }
-    tmp = json_path.with_name(f".{CAMPAIGN_FILE}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
-    _replace_atomically(tmp, json_path)
-    return CampaignFiles(
-        workbook_csv=csv_path, workbook_xlsx=xlsx_path, report_html=html_path, campaign_json=json_path
-    )
-
-
-def _rendered(write: Any, campaign: Campaign) -> bytes:
-    buffer = io.BytesIO()
-    write(campaign, buffer)
-    return buffer.getvalue()
-
-
-def _write_campaign_remote(campaign: Campaign, where: Folder) -> CampaignFiles:
-    """:func:`write_campaign` on an object store: each file one PUT, ``campaign.json`` last."""
     base = validate_campaign_id(campaign.campaign_id)
-    contents = {
-        "workbook_csv": (f"{base}-review.csv", _rendered(write_csv, campaign)),
-        "workbook_xlsx": (f"{base}-review.xlsx", _rendered(write_xlsx, campaign)),
-        "report_html": (f"{base}-report.html", render_report(campaign).encode("utf-8")),
+    reviewers_folder = where.child(REVIEWERS_DIR)
+    reviewer_paths: dict[str, Path | str] = {}
+    reviewer_files: dict[str, dict[str, Any]] = {}
+    tokens = {
+        reviewer: issue_token(secret, campaign.campaign_id, reviewer, campaign.created_at)
+        for reviewer in _reviewers(campaign)
+        if secret is not None
     }
-    urls = {key: where.write_bytes(name, data) for key, (name, data) in contents.items()}
+    for reviewer in _reviewers(campaign):
+        path, info = _put(
+            reviewers_folder,
+            f"{reviewer_slug(reviewer)}.xlsx",
+            functools.partial(_reviewer_workbook, campaign, reviewer, tokens.get(reviewer)),
+        )
+        reviewer_paths[reviewer] = path
+        reviewer_files[reviewer] = {**info, "name": f"{REVIEWERS_DIR}/{info['name']}"}
+    unassigned = None
+    if any(item.reviewer is None for item in campaign.items):
+        unassigned, info = _put(
+            reviewers_folder,
+            f"{reviewer_slug(None)}.xlsx",
+            functools.partial(_reviewer_workbook, campaign, None, None),
+        )
+        reviewer_files[""] = {**info, "name": f"{REVIEWERS_DIR}/{info['name']}"}
+
+    report = render_report(campaign, status_of(campaign, (), campaign.created_at)).encode("utf-8")
+    written: dict[str, tuple[Path | str, dict[str, Any]]] = {
+        "workbook_csv": _put(where, f"{base}-review.csv", lambda p: write_csv(campaign, p)),
+        "workbook_xlsx": _put(where, f"{base}-review.xlsx", lambda p: write_xlsx(campaign, p)),
+        "report_html": _put(where, f"{base}-report.html", lambda p: _write_bytes(p, report)),
+    }
     data = campaign.to_dict()
     data["columns"] = list(COLUMNS)
-    data["files"] = {
-        key: {"name": name, "sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
-        for key, (name, body) in contents.items()
-    }
-    campaign_json = where.write_bytes(
-        CAMPAIGN_FILE, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")
+    data["files"] = {key: info for key, (_, info) in written.items()}
+    # Keyed by reviewer ("" for the unassigned items): which file each reviewer was sent.
+    data["reviewer_workbooks"] = reviewer_files
+    data["attestation"] = {"tokens_issued": bool(tokens), "issued_at": campaign.created_at.isoformat()}
+    campaign_json, _ = _put(
+        where,
+        CAMPAIGN_FILE,
+        lambda p: _write_bytes(p, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8")),
     )
     return CampaignFiles(
-        workbook_csv=urls["workbook_csv"],
-        workbook_xlsx=urls["workbook_xlsx"],
-        report_html=urls["report_html"],
+        workbook_csv=written["workbook_csv"][0],
+        workbook_xlsx=written["workbook_xlsx"][0],
+        report_html=written["report_html"][0],
         campaign_json=campaign_json,
+        reviewer_workbooks=reviewer_paths,
+        unassigned_workbook=unassigned,
     )
+
+
+def _reviewer_workbook(campaign: Campaign, reviewer: str | None, token: str | None, target: Any) -> None:
+    write_reviewer_xlsx(campaign, reviewer, target, token=token)
+
+
+def _write_bytes(target: Any, data: bytes) -> None:
+    if isinstance(target, str | Path):
+        Path(target).write_bytes(data)
+    else:
+        target.write(data)

@@ -13,10 +13,15 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .campaign import Campaign, ReviewItem
+from airflow_provider_boomi.findings.schema import KINDS
+
+from .campaign import FLAGGED_KINDS, GROUP_ROLE, Campaign, ReviewItem
 from .cells import visible_text
+
+if TYPE_CHECKING:
+    from .status import CampaignStatus
 
 __all__ = ["bar_chart", "render_report"]
 
@@ -24,6 +29,13 @@ __all__ = ["bar_chart", "render_report"]
 TABLE_LIMIT = 500
 #: Bars per chart; the rest is summed into one "other" bar.
 CHART_BARS = 15
+#: The order of the Findings section: people who left and toxic combinations first (what an
+#: auditor asks about first), then every other kind in the findings' own order.
+FINDINGS_ORDER: tuple[str, ...] = (
+    "leaver",
+    "sod_conflict",
+    *(kind for kind in FLAGGED_KINDS if kind not in ("leaver", "sod_conflict")),
+)
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:2rem;color:#1f2933;
@@ -40,6 +52,7 @@ th{background:#f0f4f8}
 .added{color:#1c7c54}.removed{color:#b42318}.flag{font-size:.75rem;background:#fde68a;border-radius:3px;
 padding:0 .3rem;margin-left:.3rem}
 .note{color:#52606d;font-size:.85rem}
+.overdue{color:#b42318;font-weight:600}.decided{color:#1c7c54}.loud{color:#b42318;font-weight:600}
 svg text{font-family:inherit;font-size:12px;fill:#1f2933}
 """
 
@@ -185,7 +198,64 @@ def _flags(item: ReviewItem) -> str:
         ("never reviewed", item.never_reviewed),
         ("only via group", item.only_via_group),
     ]
-    return "".join(f'<span class="flag">{label}</span>' for label, on in flags if on)
+    shown = "".join(f'<span class="flag">{label}</span>' for label, on in flags if on)
+    return shown + "".join(f'<span class="flag">{_h(label)}</span>' for label in item.findings)
+
+
+def _findings_html(campaign: Campaign) -> str:
+    """Per finding kind, leavers and SoD conflicts first: how many items, and which."""
+    facts = campaign.findings
+    if facts is None:
+        return (
+            '<p class="note">No findings were given to this campaign: its items carry no finding '
+            "(build it with the findings of the snapshot to flag leavers, SoD conflicts...).</p>"
+        )
+    counts = campaign.finding_counts()
+    in_snapshot = facts.get("counts") or {}
+    intro = (
+        f'<p class="note">Findings of snapshot {_h(facts.get("sync_id", ""))}, computed '
+        f"{_h(facts.get('computed_at') or '')} (rules evaluated as of {_h(facts.get('as_of') or '')}). "
+        f"{sum(bool(i.findings) for i in campaign.items)} of {len(campaign.items)} items are flagged.</p>"
+    )
+    unknown = {kind: n for kind, n in (facts.get("unknown_users") or {}).items() if n}
+    if unknown:
+        intro += (
+            '<p class="loud">Inputs were missing: '
+            + "; ".join(
+                f"{_h(kind)} for {n} user(s) ({_h(KINDS.get(kind, ''))})" for kind, n in unknown.items()
+            )
+            + ". Those users are not flagged for it: give the missing input to the findings.</p>"
+        )
+    summary_rows = [
+        [_h(kind), _h(KINDS.get(kind, "")), str(counts.get(kind, 0)), _h(in_snapshot.get(kind, 0))]
+        for kind in FINDINGS_ORDER
+    ]
+    parts = [
+        intro,
+        _table(
+            ["finding", "meaning", "items flagged", "findings in the snapshot"],
+            summary_rows,
+            len(summary_rows),
+        ),
+    ]
+    for kind in FINDINGS_ORDER:
+        flagged = [i for i in campaign.items if kind in i.finding_kinds]
+        if not flagged:
+            continue
+        rows = [
+            [
+                _h(i.email or i.user_id),
+                _h(i.name),
+                _h(i.role_label),
+                _h(i.group_label) or "<em>global</em>",
+                _h("; ".join(label for label in i.findings if label.split(":", 1)[0] == kind)),
+                _h(i.reviewer) if i.reviewer else '<span class="loud">nobody</span>',
+            ]
+            for i in flagged[:TABLE_LIMIT]
+        ]
+        parts.append(f'<h3 id="finding-{escape(kind)}">{escape(kind)} ({len(flagged)})</h3>')
+        parts.append(_table(["user", "name", "role", "group", "finding", "reviewer"], rows, len(flagged)))
+    return "".join(parts)
 
 
 def _change_rows(changes: Sequence[Mapping[str, Any]]) -> list[list[str]]:
@@ -204,8 +274,70 @@ def _change_rows(changes: Sequence[Mapping[str, Any]]) -> list[list[str]]:
     return rows
 
 
-def render_report(campaign: Campaign) -> str:
-    """The report of ``campaign`` as one HTML document (a string)."""
+def _status_html(status: CampaignStatus | None) -> str:
+    """Per reviewer: items, decided, pending, overdue, and the state."""
+    if status is None:
+        return '<p class="note">No status was computed for this report.</p>'
+    rows = [
+        [
+            _h(r.reviewer) if r.reviewer is not None else '<span class="loud">(no reviewer)</span>',
+            str(r.items),
+            str(r.decided),
+            str(r.pending),
+            str(r.overdue),
+            f'<span class="{escape(r.state)}">{escape(r.state)}</span>',
+            _h(r.last_decided_at.isoformat()) if r.last_decided_at else "",
+        ]
+        for r in status.reviewers
+    ]
+    rows.append(
+        [
+            "<strong>total</strong>",
+            str(status.items),
+            str(status.decided),
+            str(status.pending),
+            str(status.overdue),
+            "",
+            "",
+        ]
+    )
+    due = f"due {escape(status.due_date.isoformat())}" if status.due_date else "no due date"
+    return f'<p class="note">As of {escape(status.as_of.isoformat())}; {due}.</p>' + _table(
+        ["reviewer", "items", "decided", "pending", "overdue", "state", "last decision"], rows, len(rows)
+    )
+
+
+def _rerouted_html(campaign: Campaign) -> str:
+    """Items whose owner was their own user: where each went instead."""
+    rerouted = [i for i in campaign.items if i.routed_from is not None]
+    if not rerouted:
+        return '<p class="note">No item would have been reviewed by its own user.</p>'
+    stranded = sum(i.reviewer is None for i in rerouted)
+    note = (
+        f'<p class="loud">{stranded} of them have no reviewer at all: the fallback reviewer is the '
+        "user too. Name another fallback_reviewer and build the campaign again.</p>"
+        if stranded
+        else ""
+    )
+    rows = [
+        [
+            _h(i.email or i.user_id),
+            _h(i.role_label),
+            _h(i.group_label) or "<em>global</em>",
+            _h(i.routed_from or ""),
+            _h(i.reviewer) if i.reviewer else '<span class="loud">nobody</span>',
+        ]
+        for i in rerouted[:TABLE_LIMIT]
+    ]
+    return note + _table(["user", "role", "group", "owner (the user)", "reviewed by"], rows, len(rerouted))
+
+
+def render_report(campaign: Campaign, status: CampaignStatus | None = None) -> str:
+    """The report of ``campaign`` as one HTML document (a string).
+
+    :param campaign: the campaign.
+    :param status: its status (:func:`~.status.campaign_status`) for the Status section.
+    """
     summary = campaign.summary()
     cards = [
         ("review items", summary["items"]),
@@ -218,7 +350,12 @@ def render_report(campaign: Campaign) -> str:
         ("users only via groups", summary["only_via_group_users"]),
         ("reviewers", summary["reviewers"]),
         ("without reviewer", summary["without_reviewer"]),
+        ("self-reviews rerouted", summary["self_reviews_rerouted"]),
+        ("self-reviews without reviewer", summary["self_reviews_without_reviewer"]),
     ]
+    if campaign.findings is not None:
+        cards.append(("items with findings", summary["with_findings"]))
+        cards.append(("routed to managers", summary["via_manager"]))
     card_html = "".join(
         f'<div class="card"><div class="n">{value}</div><div class="l">{escape(label)}</div></div>'
         for label, value in cards
@@ -269,7 +406,7 @@ def render_report(campaign: Campaign) -> str:
     )
 
     by_role = Counter(i.role_label for i in campaign.items)
-    by_group = Counter(i.group_label for i in campaign.items if i.grant_kind == "group_role")
+    by_group = Counter(i.group_label for i in campaign.items if i.grant_kind == GROUP_ROLE)
     by_reviewer = Counter(i.reviewer or "(no reviewer)" for i in campaign.items)
     group_chart = (
         bar_chart("Group grants by account group", _top(by_group), color="#7b61a8")
@@ -279,6 +416,13 @@ def render_report(campaign: Campaign) -> str:
     reviewer_rows = [[_h(name), str(count)] for name, count in sorted(by_reviewer.items())]
 
     title = f"Access review {campaign.campaign_id}"
+    definition = campaign.definition or {}
+    policy = []
+    if definition.get("name"):
+        policy.append(f"definition {_h(definition['name'])}")
+    if definition.get("cadence"):
+        policy.append(f"cadence {_h(definition['cadence'])}")
+    policy.append(f"due {escape(campaign.due_date.isoformat())}" if campaign.due_date else "no due date")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -291,8 +435,13 @@ def render_report(campaign: Campaign) -> str:
 <h1>{escape(title)}</h1>
 <p class="meta">Account {_h(campaign.account_id)} · snapshot {_h(campaign.sync_id)} taken
 {escape(campaign.synced_at.isoformat())} · campaign created {escape(campaign.created_at.isoformat())}</p>
+<p class="meta">{" · ".join(policy)}</p>
 <h2 id="summary">Summary</h2>
 <div class="cards">{card_html}</div>
+<h2 id="status">Status</h2>
+{_status_html(status)}
+<h2 id="findings">Findings</h2>
+{_findings_html(campaign)}
 <h2 id="changes">{changes_title}</h2>
 {changes_html}
 <h2 id="privileged">Privileged access</h2>
@@ -303,6 +452,8 @@ def render_report(campaign: Campaign) -> str:
 {group_chart}
 <h2 id="reviewers">Items per reviewer</h2>
 {_table(["reviewer", "items"], reviewer_rows, len(reviewer_rows))}
+<h2 id="self-reviews">Self-reviews routed away</h2>
+{_rerouted_html(campaign)}
 <h2 id="completeness">Completeness and accuracy</h2>
 {_completeness_html(campaign.completeness)}
 </body>

@@ -1,7 +1,11 @@
 """The reviewer workbook: writing it as CSV and XLSX, and reading filled ones back as rows.
 
-Only the table layout and file formats live here; what the rows mean (validation, change sets)
-is :mod:`.decisions`. Reading returns every row with its spreadsheet row number so that errors
+Two layouts: the all-items workbook (:func:`write_csv`, :func:`write_xlsx`: every item of the
+campaign, for the data team and for campaigns without per-reviewer files) and the reviewer
+workbook (:func:`write_reviewer_xlsx`: one reviewer's items, an instructions sheet with the
+role legend and the attestation token, context columns protected). Only the table layout and
+file formats live here; what the rows mean (validation, identity, change sets) is
+:mod:`.decisions`. Reading returns every row with its spreadsheet row number so that errors
 can point reviewers at the exact row to fix.
 
 Both directions treat the text as hostile: names come from Boomi, filled files come back from
@@ -15,25 +19,31 @@ import csv
 import io
 import itertools
 import zipfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from ._storage import Folder, folder
 from .campaign import Campaign, ReviewItem
 from .cells import neutralise_csv_cell, restore_csv_cell, visible_text, xlsx_restore, xlsx_text
+from .reviewers import same_reviewer
 
 __all__ = [
     "COLUMNS",
     "DECISION_VALUES",
     "DISPLAY_COLUMNS",
+    "KEEP",
+    "REVIEWER_COLUMNS",
+    "REVOKE",
+    "TOKEN_NAME",
     "DecisionFileLimits",
     "WorkbookRefusedError",
     "WorkbookRow",
     "WorkbookTable",
     "read_workbook",
     "write_csv",
+    "write_reviewer_xlsx",
     "write_xlsx",
 ]
 
@@ -52,16 +62,52 @@ COLUMNS: tuple[str, ...] = (
     "is_new",
     "never_reviewed",
     "only_via_group",
+    "findings",
     "reviewer",
+    "routed_from",
     "decision",
     "comment",
     "campaign_id",
 )
 #: Columns only shown to reviewers (never read back): written with invisible and control
 #: characters made visible (:func:`~.cells.visible_text`). Ids are written exactly.
-DISPLAY_COLUMNS: frozenset[str] = frozenset({"email", "name", "role", "group", "reviewer"})
+DISPLAY_COLUMNS: frozenset[str] = frozenset(
+    {"email", "name", "role", "group", "findings", "reviewer", "routed_from"}
+)
+#: The grant stays.
+KEEP: Final = "keep"
+#: The grant is taken away (a ``revoke_role`` or ``remove_group_role`` change).
+REVOKE: Final = "revoke"
 #: Valid values of the decision column.
-DECISION_VALUES: tuple[str, ...] = ("keep", "revoke")
+DECISION_VALUES: tuple[str, ...] = (KEEP, REVOKE)
+#: Columns of a reviewer workbook's review sheet, in order: who and what first (the user and
+#: name columns are frozen), the two columns to fill next, what the findings say about the
+#: grant (``leaver; sod_conflict: <rule>``...), then the flags and the ids.
+REVIEWER_COLUMNS: tuple[str, ...] = (
+    "email",
+    "name",
+    "role",
+    "group",
+    "decision",
+    "comment",
+    "findings",
+    "is_privileged",
+    "is_new",
+    "never_reviewed",
+    "only_via_group",
+    "routed_from",
+    "grant_kind",
+    "user_id",
+    "role_id",
+    "account_group_id",
+    "item_id",
+    "reviewer",
+    "campaign_id",
+)
+#: The columns a reviewer fills: unlocked in the protected review sheet.
+_FILLED = ("decision", "comment")
+#: The defined name of the cell holding a reviewer workbook's attestation token.
+TOKEN_NAME: Final = "BoomiAttestationToken"
 
 _FLAGS = ("is_privileged", "is_new", "never_reviewed", "only_via_group")
 _WIDTHS = {
@@ -74,13 +120,17 @@ _WIDTHS = {
     "role_id": 20,
     "group": 22,
     "account_group_id": 18,
+    "findings": 36,
     "reviewer": 26,
+    "routed_from": 26,
     "decision": 11,
     "comment": 48,
     "campaign_id": 30,
 }
 _SHEET = "review"
 _META_SHEET = "campaign"
+_INSTRUCTIONS_SHEET = "Instructions"
+_REVIEWER_SHEET = "Review"
 
 
 def _values(item: ReviewItem, campaign_id: str) -> dict[str, Any]:
@@ -98,7 +148,10 @@ def _values(item: ReviewItem, campaign_id: str) -> dict[str, Any]:
         "is_new": item.is_new,
         "never_reviewed": item.never_reviewed,
         "only_via_group": item.only_via_group,
+        # One cell: the labels of the findings about this grant, most telling kind first.
+        "findings": "; ".join(item.findings),
         "reviewer": item.reviewer or "",
+        "routed_from": item.routed_from or "",
         "decision": "",
         "comment": "",
         # On every row, so that a filled file -- or rows copied out of it -- cannot be applied
@@ -161,7 +214,6 @@ def write_xlsx(campaign: Campaign, path: str | Path | IO[bytes]) -> Any:
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
 
     if isinstance(path, str | Path):
         path = Path(path)
@@ -175,19 +227,7 @@ def write_xlsx(campaign: Campaign, path: str | Path | IO[bytes]) -> Any:
     last_col = get_column_letter(len(COLUMNS))
     sheet.auto_filter.ref = f"A1:{last_col}{last_row}"
     decision_col = get_column_letter(COLUMNS.index("decision") + 1)
-    validation = DataValidation(
-        type="list",
-        formula1='"' + ",".join(DECISION_VALUES) + '"',
-        allow_blank=True,
-        showErrorMessage=True,
-        errorTitle="Invalid decision",
-        error="Choose keep or revoke.",
-        showInputMessage=True,
-        promptTitle="Decision",
-        prompt="keep or revoke",
-    )
-    validation.add(f"{decision_col}2:{decision_col}{max(last_row, 2)}")
-    sheet.data_validations.append(validation)
+    sheet.data_validations.append(_decision_validation(f"{decision_col}2:{decision_col}{max(last_row, 2)}"))
 
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDE4EE")
@@ -224,6 +264,206 @@ def _text_cell(sheet: Any, value: str) -> Any:
     # crafted Boomi name must not execute in a reviewer's Excel.
     cell.data_type = "s"
     return cell
+
+
+def items_of(campaign: Campaign, reviewer: str | None) -> list[ReviewItem]:
+    """The items of ``campaign`` that ``reviewer`` decides (``None``: the items without one)."""
+    if reviewer is None:
+        return [item for item in campaign.items if item.reviewer is None]
+    return [item for item in campaign.items if same_reviewer(item.reviewer, reviewer)]
+
+
+def _instructions(campaign: Campaign, reviewer: str | None, count: int) -> list[tuple[str, str]]:
+    definition = campaign.definition or {}
+    named = " / ".join(str(v) for v in (definition.get("name"), definition.get("cadence")) if v)
+    lines = [
+        ("Campaign", campaign.campaign_id),
+        ("Definition", named),
+        ("Account", campaign.account_id),
+        ("Snapshot", f"{campaign.sync_id} (taken {campaign.synced_at.isoformat()})"),
+        ("Reviewer", reviewer or "nobody: no owner could review these items (see the report)"),
+        ("Items to decide", str(count)),
+        ("Due date", campaign.due_date.isoformat() if campaign.due_date else "not set"),
+    ]
+    return [(key, value) for key, value in lines if value]
+
+
+_HOW_TO = (
+    "How to fill this workbook:",
+    "1. In the Review sheet every row is one access grant. Decide each one.",
+    f"2. decision: {KEEP} (the access is still needed) or {REVOKE} (it is taken away). Every row needs one.",
+    "3. comment: optional; why. It is recorded with your decision and in the change's reason.",
+    "   findings: what the account's findings say about the grant (leaver: the person has left; "
+    "sod_conflict: <rule>: it completes a forbidden combination; dormant: no recent login; "
+    "no_sso: signs in without SSO; regranted: revoked in an earlier review, back again). "
+    "Decide those rows first.",
+    "4. Leave every other cell and this sheet as they are: the context columns are protected, "
+    "and the attestation token above, when there is one, proves this workbook was issued to you.",
+    "5. Save it as .xlsx (not .xlsm, .xls or .csv) and return it as your campaign owner asked.",
+    "Roles in your items, with their description and privileges:",
+)
+
+
+def write_reviewer_xlsx(
+    campaign: Campaign, reviewer: str | None, path: str | Path | IO[bytes], *, token: str | None = None
+) -> Any:
+    """Write one reviewer's workbook: only their items, ready to fill, context protected.
+
+    Sheets: ``Instructions`` (campaign, definition and cadence, account, snapshot, reviewer,
+    number of items, due date, the attestation token in the cell named :data:`TOKEN_NAME`,
+    how to fill, and the legend of every role in the items with its description and
+    privileges); ``Review`` (the items in :data:`REVIEWER_COLUMNS` order, panes frozen on the
+    header row and the email and name columns, a keep/revoke dropdown on ``decision``, the
+    sheet protected except ``decision`` and ``comment``, filtering and sorting allowed); and
+    the hidden ``campaign`` sheet (campaign id, account, snapshot, scope, reviewer) the reader
+    checks. Protection has no password: it keeps a reviewer from editing context by mistake;
+    the reader never trusts a context cell anyway (who and what an item is comes from
+    ``campaign.json``, who decided from the token). Cells are written as by
+    :func:`write_xlsx`: text cells, never formulas, display columns made visible.
+
+    :param campaign: the campaign.
+    :param reviewer: whose items (``None``: the items without a reviewer).
+    :param path: a local path or a binary file object.
+    :param token: the reviewer's attestation token (:func:`~.attestation.issue_token`), when
+        the campaign's workbooks are issued with a secret.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font, PatternFill, Protection
+    from openpyxl.utils import get_column_letter
+    from openpyxl.workbook.defined_name import DefinedName
+
+    if isinstance(path, str | Path):
+        path = Path(path)
+    items = items_of(campaign, reviewer)
+    workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="DDE4EE")
+
+    def heading(sheet: Any, labels: Sequence[str]) -> list[Any]:
+        cells = []
+        for label in labels:
+            cell = WriteOnlyCell(sheet, value=label)
+            cell.font = bold
+            cell.fill = fill
+            cells.append(cell)
+        return cells
+
+    def shown(sheet: Any, value: str) -> Any:
+        return _text_cell(sheet, xlsx_text(visible_text(value)))
+
+    intro = workbook.create_sheet(_INSTRUCTIONS_SHEET)
+    for letter, width in zip("ABCDE", (30, 60, 45, 45, 12), strict=True):
+        intro.column_dimensions[letter].width = width
+    intro.protection.sheet = True
+    title = shown(intro, f"Access review {campaign.campaign_id}")
+    title.font = Font(bold=True, size=14)
+    intro.append([title])
+    for key, value in _instructions(campaign, reviewer, len(items)):
+        intro.append([_text_cell(intro, key), shown(intro, value)])
+    intro.append([_text_cell(intro, "Attestation token"), _text_cell(intro, token or "")])
+    # Rows are appended in order, so the token's row number is the count so far.
+    token_row = 1 + len(_instructions(campaign, reviewer, len(items))) + 1
+    intro.append([])
+    for line in _HOW_TO:
+        intro.append([_text_cell(intro, line)])
+    intro.append(heading(intro, ("Role", "Description", "Privileges", "Effective privileges", "Privileged")))
+    for role in _legend(campaign, items):
+        intro.append([shown(intro, value) for value in role])
+    if token:
+        workbook.defined_names[TOKEN_NAME] = DefinedName(
+            TOKEN_NAME, attr_text=f"'{_INSTRUCTIONS_SHEET}'!$B${token_row}"
+        )
+
+    sheet = workbook.create_sheet(_REVIEWER_SHEET)
+    # The header row and the email and name columns stay in view while scrolling.
+    sheet.freeze_panes = "C2"
+    for index, column in enumerate(REVIEWER_COLUMNS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(column, 15)
+    last_row = len(items) + 1
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(REVIEWER_COLUMNS))}{last_row}"
+    decision_col = get_column_letter(REVIEWER_COLUMNS.index("decision") + 1)
+    sheet.data_validations.append(_decision_validation(f"{decision_col}2:{decision_col}{max(last_row, 2)}"))
+    protection = sheet.protection
+    protection.sheet = True
+    # In SheetProtection, False means "allowed": reviewers filter, sort and widen columns.
+    protection.autoFilter = False
+    protection.sort = False
+    protection.formatColumns = False
+    sheet.append(heading(sheet, REVIEWER_COLUMNS))
+    unlocked = Protection(locked=False)
+    for item in items:
+        values = _values(item, campaign.campaign_id)
+        cells = []
+        for column in REVIEWER_COLUMNS:
+            value = values[column]
+            if column in _FILLED:
+                cell = WriteOnlyCell(sheet, value=None)
+                cell.protection = unlocked
+            elif isinstance(value, str):
+                cell = _text_cell(sheet, _xlsx_cell(column, value))
+            else:
+                cell = WriteOnlyCell(sheet, value=value)
+            cells.append(cell)
+        sheet.append(cells)
+
+    meta = workbook.create_sheet(_META_SHEET)
+    meta.sheet_state = "hidden"
+    for key, value in (
+        ("campaign_id", campaign.campaign_id),
+        ("account_id", campaign.account_id),
+        ("sync_id", campaign.sync_id),
+        ("scope", "reviewer" if reviewer is not None else "unassigned"),
+        ("reviewer", reviewer or ""),
+    ):
+        meta.append([_text_cell(meta, key), _text_cell(meta, xlsx_text(value))])
+    workbook.save(path)
+    return path
+
+
+def _listing(values: Any) -> str:
+    return "unknown" if values is None else ", ".join(str(v) for v in values) or "-"
+
+
+def _flag(value: Any) -> str:
+    return "yes" if value is True else "no" if value is False else "unknown"
+
+
+def _legend(campaign: Campaign, items: Sequence[ReviewItem]) -> list[tuple[str, str, str, str, str]]:
+    """Role, description, privileges, effective privileges, privileged: for the items' roles."""
+    known = {r.get("role_id"): r for r in (campaign.completeness or {}).get("roles", [])}
+    names = {item.role_id: item.role_label for item in items}
+    rows = []
+    for role_id in sorted(names, key=lambda r: (names[r].casefold(), r)):
+        role = known.get(role_id) or {}
+        rows.append(
+            (
+                str(role.get("name") or names[role_id]),
+                str(role.get("description") or ""),
+                _listing(role.get("privileges")),
+                _listing(role.get("effective_privileges")),
+                _flag(role.get("is_privileged")),
+            )
+        )
+    return rows
+
+
+def _decision_validation(ref: str) -> Any:
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    validation = DataValidation(
+        type="list",
+        formula1='"' + ",".join(DECISION_VALUES) + '"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="Invalid decision",
+        error=f"Choose {KEEP} or {REVOKE}.",
+        showInputMessage=True,
+        promptTitle="Decision",
+        prompt=f"{KEEP} or {REVOKE}",
+    )
+    validation.add(ref)
+    return validation
 
 
 @dataclass(frozen=True)
@@ -279,12 +519,32 @@ class WorkbookRow:
 
 @dataclass(frozen=True)
 class WorkbookTable:
-    """A filled workbook as read: header, rows and (XLSX only) the campaign id it names."""
+    """A filled workbook as read: header, rows and (XLSX only) what its hidden campaign sheet
+    and its token cell hold.
+
+    Attributes:
+        kind: ``csv`` or ``xlsx``.
+        header: column names, lower-cased.
+        rows: the data rows.
+        campaign_id: the campaign id of the hidden ``campaign`` sheet.
+        meta: every key of the hidden ``campaign`` sheet (a reviewer workbook adds ``scope``,
+            ``reviewer`` or ``unassigned``, and ``reviewer``); untrusted, like all of the file.
+        token: the text of the cell named :data:`TOKEN_NAME` on the ``Instructions`` sheet,
+            ``None`` when the workbook has no such cell.
+    """
 
     kind: str
     header: list[str]
     rows: list[WorkbookRow]
     campaign_id: str | None = None
+    meta: Mapping[str, str] = field(default_factory=dict)
+    token: str | None = None
+
+    @property
+    def scope(self) -> str:
+        """``reviewer`` or ``unassigned`` for a reviewer workbook, ``all`` for the all-items one."""
+        scope = self.meta.get("scope", "").strip()
+        return scope if scope in ("reviewer", "unassigned") else "all"
 
     @property
     def where(self) -> str:
@@ -304,7 +564,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _table(kind: str, records: Iterable[tuple[int, Sequence[str]]], campaign_id: str | None) -> WorkbookTable:
+def _table(
+    kind: str,
+    records: Iterable[tuple[int, Sequence[str]]],
+    campaign_id: str | None,
+    meta: Mapping[str, str] | None = None,
+    token: str | None = None,
+) -> WorkbookTable:
     iterator = iter(records)
     header: list[str] = []
     rows: list[WorkbookRow] = []
@@ -321,7 +587,9 @@ def _table(kind: str, records: Iterable[tuple[int, Sequence[str]]], campaign_id:
         extra = sum(1 for t in texts[len(header) :] if t.strip())
         values = {name: (texts[i] if i < len(texts) else "") for i, name in enumerate(header) if name}
         rows.append(WorkbookRow(row=number, values=values, extra_values=extra))
-    return WorkbookTable(kind=kind, header=header, rows=rows, campaign_id=campaign_id)
+    return WorkbookTable(
+        kind=kind, header=header, rows=rows, campaign_id=campaign_id, meta=dict(meta or {}), token=token
+    )
 
 
 def _mb(size: int) -> str:
@@ -455,16 +723,47 @@ def _read_xlsx(path: Any, limits: DecisionFileLimits) -> WorkbookTable:
     # cells are seen as formulas (and refused) rather than as their cached values.
     workbook = load_workbook(_binary(path), read_only=True, data_only=False, keep_links=False)
     try:
-        sheet = workbook[_SHEET] if _SHEET in workbook.sheetnames else workbook.worksheets[0]
-        campaign_id = None
+        # Excel treats sheet names case-insensitively: "review" (all items) or "Review".
+        by_name = {name.casefold(): name for name in workbook.sheetnames}
+        sheet = workbook[by_name[_SHEET]] if _SHEET in by_name else workbook.worksheets[0]
+        meta: dict[str, str] = {}
         if _META_SHEET in workbook.sheetnames:
-            for _, meta in _sheet_records(path, workbook[_META_SHEET], limits):
-                if len(meta) >= 2 and meta[0].strip() == "campaign_id":
-                    campaign_id = meta[1].strip() or None
+            for _, cells in _sheet_records(path, workbook[_META_SHEET], limits):
+                if len(cells) >= 2 and cells[0].strip() and cells[0].strip() not in meta:
+                    meta[cells[0].strip()] = cells[1].strip()
+        token = _token(path, workbook, limits)
         records = _sheet_records(path, sheet, limits)
     finally:
         workbook.close()
-    return _table("xlsx", records, campaign_id)
+    return _table("xlsx", records, meta.get("campaign_id") or None, meta, token)
+
+
+def _token(path: Any, workbook: Any, limits: DecisionFileLimits) -> str | None:
+    """The text of the cell named :data:`TOKEN_NAME`, if it is one cell of the instructions
+    sheet (a name pointing anywhere else, or at a range, is no token)."""
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+    defined = workbook.defined_names.get(TOKEN_NAME)
+    if defined is None:
+        return None
+    try:
+        destinations = list(defined.destinations)
+    except Exception:  # a malformed reference: openpyxl raises several kinds
+        return None
+    if len(destinations) != 1:
+        return None
+    title, reference = destinations[0]
+    if title != _INSTRUCTIONS_SHEET or title not in workbook.sheetnames or ":" in reference:
+        return None
+    try:
+        letters, number = coordinate_from_string(reference.replace("$", ""))
+        column = column_index_from_string(letters)
+    except ValueError:
+        return None
+    for row_number, texts in _sheet_records(path, workbook[title], limits):
+        if row_number == number:
+            return texts[column - 1].strip() if column <= len(texts) else ""
+    return ""
 
 
 class _Remote:

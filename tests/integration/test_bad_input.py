@@ -334,8 +334,17 @@ def test_decisions_naming_unknown_grants_are_refused(sim: BoomiSimulator, tmp_pa
         for item in campaign.items[1:]:
             writer.writerow([item.item_id, "keep", ""])
     sim.clear_requests()
-    written = {Path(str(path)) for path in files.to_dict().values()}
-    before = {path: path.read_bytes() for path in (tmp_path / "campaign").iterdir()}
+    written = {
+        Path(str(path))
+        for path in (
+            files.workbook_csv,
+            files.workbook_xlsx,
+            files.report_html,
+            files.campaign_json,
+            *files.reviewer_workbooks.values(),
+        )
+    }
+    before = {path: path.read_bytes() for path in (tmp_path / "campaign").rglob("*") if path.is_file()}
     with pytest.raises(DecisionValidationError) as caught:
         read_decisions(tmp_path / "campaign", workbook)
     message = str(caught.value)
@@ -343,5 +352,7 @@ def test_decisions_naming_unknown_grants_are_refused(sim: BoomiSimulator, tmp_pa
     assert "no decision was applied" in message and "Fix them" in message
     # The campaign is left exactly as written: no decisions file, no file changed.
     assert written <= set(before)
-    assert {path: path.read_bytes() for path in (tmp_path / "campaign").iterdir()} == before
+    assert {
+        path: path.read_bytes() for path in (tmp_path / "campaign").rglob("*") if path.is_file()
+    } == before
     assert sim.requests == []

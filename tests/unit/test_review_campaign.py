@@ -18,6 +18,7 @@ from airflow_provider_boomi.review import (
     load_campaign,
     read_decisions,
     record_decisions,
+    reviewer_slug,
     write_campaign,
 )
 from tests.unit import test_warehouse_snapshots as fx
@@ -114,19 +115,42 @@ def test_owners_mapping_and_default_reviewer(store: SnapshotStore) -> None:
         ALICE_ADMIN: "security@x.com",
         ERIN_ADMIN: "security@x.com",
         BOB_DEV: "dev-lead@x.com",
-        # The group's owner decides over the role's owner for group grants.
+        # The group's owner decides over the role's owner for group grants ...
         CAROL_G1: "eu-owner@x.com",
-        DAVE_G1: "eu-owner@x.com",
+        # ... except for a privileged role, whose owner wins (privileged_role_first).
+        DAVE_G1: "security@x.com",
         DAVE_STD: "it@x.com",
     }
+    group_first = build_campaign(
+        store,
+        fx.ACCOUNT,
+        owners={"eu accounts": "eu-owner@x.com", "Administrator": "security@x.com"},
+        owner_precedence="group_first",
+    )
+    assert {i.item_id: i.reviewer for i in group_first.items}[DAVE_G1] == "eu-owner@x.com"
+    role_first = build_campaign(
+        store,
+        fx.ACCOUNT,
+        owners={"eu accounts": "eu-owner@x.com", fx.DEV: "dev-lead@x.com"},
+        owner_precedence="role_first",
+    )
+    assert {i.item_id: i.reviewer for i in role_first.items}[CAROL_G1] == "dev-lead@x.com"
+    with pytest.raises(ValueError, match="owner_precedence must be one of group_first, role_first"):
+        build_campaign(store, fx.ACCOUNT, owner_precedence="owner_first")
 
 
 def test_owners_precedence_and_prefixes() -> None:
     owners = Owners({"group:Ops": "group-owner@x.com", "role:Ops": "role-owner@x.com", "r1": "r1@x.com"})
     assert owners.reviewer_for(role_id="x", role_name="Ops") == "role-owner@x.com"
+    # A group grant of an ordinary role: the group's owner; of a privileged role (the default
+    # assumption when unknown): the role's owner (privileged_role_first).
     assert owners.reviewer_for(
-        role_id="r1", role_name="Ops", account_group_id="g", account_group_name="ops"
+        role_id="r1", role_name="Ops", account_group_id="g", account_group_name="ops", is_privileged=False
     ) == ("group-owner@x.com")
+    assert (
+        owners.reviewer_for(role_id="r1", role_name="Ops", account_group_id="g", account_group_name="ops")
+        == "r1@x.com"
+    )
     assert owners.reviewer_for(role_id="r1", role_name=None, account_group_id="g9") == "r1@x.com"
     assert owners.reviewer_for(role_id="nobody", role_name=None) is None
     with pytest.raises(ValueError, match="two keys"):
@@ -145,7 +169,12 @@ def test_files_are_written_and_readable(store: SnapshotStore, tmp_path: Path) ->
         files.workbook_xlsx.name,
         files.report_html.name,
         "campaign.json",
+        "reviewers",
     }
+    assert files.reviewer_workbooks == {
+        "it@x.com": tmp_path / "out" / "reviewers" / f"{reviewer_slug('it@x.com')}.xlsx"
+    }
+    assert files.unassigned_workbook is None
 
     rows = list(csv.DictReader(files.workbook_csv.open(encoding="utf-8-sig")))
     assert list(rows[0]) == list(COLUMNS)
@@ -166,7 +195,7 @@ def test_files_are_written_and_readable(store: SnapshotStore, tmp_path: Path) ->
     assert sheet.column_dimensions["A"].width == 40
     (validation,) = sheet.data_validations.dataValidation
     assert validation.type == "list" and validation.formula1 == '"keep,revoke"'
-    decision_col = "O"
+    decision_col = "Q"  # after the flags and the findings column
     assert sheet[f"{decision_col}1"].value == "decision"
     assert str(validation.sqref) == f"{decision_col}2:{decision_col}{len(campaign.items) + 1}"
 
@@ -178,6 +207,7 @@ def test_files_are_written_and_readable(store: SnapshotStore, tmp_path: Path) ->
         6,
     )
     assert set(meta["files"]) == {"workbook_csv", "workbook_xlsx", "report_html"}
+    assert meta["reviewer_workbooks"]["it@x.com"]["name"] == f"reviewers/{reviewer_slug('it@x.com')}.xlsx"
     assert meta["files"]["workbook_csv"]["name"] == files.workbook_csv.name
     assert all(re.fullmatch(r"[0-9a-f]{64}", f["sha256"]) for f in meta["files"].values())
     assert load_campaign(tmp_path / "out") == campaign

@@ -165,7 +165,7 @@ def test_unquoted_comma_makes_a_malformed_row(files: CampaignFiles) -> None:
     lines[2] = lines[2] + ",extra,values"
     files.workbook_csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
     _, problems = _problems(files, files.workbook_csv)
-    assert problems[0].startswith("line 3: has 2 value(s) beyond the 17 columns")
+    assert problems[0].startswith(f"line 3: has 2 value(s) beyond the {len(COLUMNS)} columns")
     assert problems[1].startswith("no row for ")
 
 
@@ -175,7 +175,7 @@ def test_xlsx_problems_name_spreadsheet_rows(files: CampaignFiles) -> None:
     fill_xlsx(files.workbook_xlsx, {ERIN_ADMIN: ("delete", "")})
     workbook = load_workbook(files.workbook_xlsx)
     sheet = workbook["review"]
-    sheet.cell(3, 15).value = None  # row 3: decision emptied
+    sheet.cell(3, COLUMNS.index("decision") + 1).value = None  # row 3: decision emptied
     workbook.save(files.workbook_xlsx)
     error, problems = _problems(files, files.workbook_xlsx)
     erin_row = next(d.row for d in error.problems if d.item_id == ERIN_ADMIN)

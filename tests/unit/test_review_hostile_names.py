@@ -31,6 +31,7 @@ from airflow_provider_boomi.review import (
     render_report,
     write_campaign,
     write_csv,
+    write_reviewer_xlsx,
     write_xlsx,
 )
 from airflow_provider_boomi.review.cells import (
@@ -228,7 +229,8 @@ def _fill_xlsx(path: Path, comments: dict[str, str]) -> None:
     from openpyxl import load_workbook
 
     workbook = load_workbook(path)
-    sheet = workbook["review"]
+    # The all-items workbook's sheet is "review", a reviewer workbook's "Review".
+    sheet = workbook["review"] if "review" in workbook.sheetnames else workbook["Review"]
     header = [c.value for c in sheet[1]]
     for row in sheet.iter_rows(2):
         item_id = xlsx_restore(row[header.index("item_id")].value or "")
@@ -319,6 +321,7 @@ def test_workbook_round_trip_property(ids: list[str], names: list[str]) -> None:
             account_group_id=item_id,
             account_group_name=names[1],
             reviewer=names[2],
+            routed_from=names[0],
         )
         for item_id in ids
     )
@@ -326,12 +329,16 @@ def test_workbook_round_trip_property(ids: list[str], names: list[str]) -> None:
     comments = {item_id: names[index % 3] + item_id for index, item_id in enumerate(ids)}
     with tempfile.TemporaryDirectory() as tmp:
         csv_path, xlsx_path = Path(tmp) / "w.csv", Path(tmp) / "w.xlsx"
+        reviewer_path = Path(tmp) / "reviewer.xlsx"
         write_csv(campaign, csv_path)
         write_xlsx(campaign, xlsx_path)
+        # Every item has the same (hostile) reviewer: their workbook holds them all.
+        write_reviewer_xlsx(campaign, names[2], reviewer_path)
         _assert_no_formula_cell(csv_path.read_text(encoding="utf-8-sig"))
         _fill_csv(csv_path, comments)
         _fill_xlsx(xlsx_path, comments)
-        for path in (csv_path, xlsx_path):
+        _fill_xlsx(reviewer_path, comments)
+        for path in (csv_path, xlsx_path, reviewer_path):
             rows = read_workbook(path).rows
             assert len(rows) == len(items)
             for row, item in zip(rows, items, strict=True):
@@ -346,6 +353,8 @@ def test_workbook_round_trip_property(ids: list[str], names: list[str]) -> None:
                     "role": visible_text(item.role_label),
                     "group": visible_text(item.group_label),
                     "reviewer": visible_text(item.reviewer or ""),
+                    "routed_from": visible_text(item.routed_from or ""),
+                    "findings": visible_text("; ".join(item.findings)),
                 }
                 assert {k: row.values[k] for k in expected} == expected
                 assert set(expected) >= DISPLAY_COLUMNS
