@@ -23,6 +23,7 @@ import pytest
 
 if TYPE_CHECKING:
     from airflow_provider_boomi.testing.simulator import BoomiSimulator
+    from tests.helpers import Approvals, Inbox
 
 REPO = Path(__file__).resolve().parent.parent
 _HOME = Path(tempfile.mkdtemp(prefix="boomi-airflow-home-"))
@@ -115,3 +116,45 @@ def load_dag(path: Path, dag_id: str):
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"{path} defines no DAG {dag_id!r}"
     return dag
+
+
+@pytest.fixture(scope="module")
+def approvals(airflow_db: Path) -> Iterator[Approvals]:
+    """Answers approvals of ``dag.test()`` runs through Airflow's REST API (see ``Approvals``)."""
+    from airflow.api_fastapi.app import create_app, get_auth_manager
+    from fastapi.testclient import TestClient
+
+    from tests.helpers import Approvals
+
+    with TestClient(create_app(apps="core")) as client:
+        yield Approvals(client, get_auth_manager())
+
+
+@pytest.fixture
+def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    """A real SMTP server on loopback (aiosmtpd), set as the ``smtp_default`` connection."""
+    from aiosmtpd.controller import Controller
+
+    from tests.helpers import SMTP_SENDER, Inbox, free_port
+
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    connection = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": controller.port,
+        # A loopback test server speaks neither SSL nor STARTTLS.
+        "extra": {
+            "from_email": SMTP_SENDER,
+            "disable_ssl": True,
+            "disable_tls": True,
+            "timeout": 10,
+            "retry_limit": 0,
+        },
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(connection))
+    try:
+        yield handler
+    finally:
+        controller.stop()

@@ -6,6 +6,13 @@ different settings, several times, and inside ``with`` blocks.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import socket
+import threading
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_boomi.client import BoomiClient, ClientConfig
@@ -44,3 +51,108 @@ def make_client(sim: BoomiSimulator, *, limiter: RateLimiter | None = None, **ov
     of its account, as in production.
     """
     return BoomiClient(client_config(sim, **overrides), limiter=limiter)
+
+
+ANSWER_TIMEOUT = 120.0
+"""Seconds a test waits for a human-in-the-loop request to appear."""
+
+
+class Approvals:
+    """Answers human-in-the-loop requests through Airflow's core REST API, as a given user."""
+
+    def __init__(self, client: Any, auth_manager: Any) -> None:
+        self.client = client
+        self.auth_manager = auth_manager
+        self.seen: list[dict[str, Any]] = []
+
+    def headers(self, user: str) -> dict[str, str]:
+        from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+        token = self.auth_manager.generate_jwt(SimpleAuthManagerUser(username=user, role="admin"))
+        return {"Authorization": f"Bearer {token}"}
+
+    def pending(self, dag_id: str) -> list[dict[str, Any]]:
+        response = self.client.get(
+            f"/api/v2/dags/{dag_id}/dagRuns/~/hitlDetails",
+            params={"response_received": False},
+            headers=self.headers("viewer"),
+        )
+        assert response.status_code == 200, response.text
+        return list(response.json()["hitl_details"])
+
+    def answer(self, detail: dict[str, Any], option: str, user: str) -> Any:
+        ti = detail["task_instance"]
+        return self.client.patch(
+            f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/{ti['task_id']}/-1/hitlDetails",
+            json={"chosen_options": [option], "params_input": {}},
+            headers=self.headers(user),
+        )
+
+    def answer_in_background(self, dag_id: str, option: str, user: str) -> Callable[[], None]:
+        """Answer the first request of ``dag_id`` from a thread while ``dag.test()`` runs.
+
+        Returns a function that waits for the thread and raises what went wrong in it.
+        """
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                deadline = time.monotonic() + ANSWER_TIMEOUT
+                while time.monotonic() < deadline:
+                    waiting = self.pending(dag_id)
+                    if waiting:
+                        self.seen.append(waiting[0])
+                        response = self.answer(waiting[0], option, user)
+                        assert response.status_code == 200, response.text
+                        return
+                    time.sleep(0.5)
+                raise AssertionError(f"no approval of {dag_id} was asked for in {ANSWER_TIMEOUT}s")
+            except BaseException as exc:  # handed to the test's thread
+                errors.append(exc)
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+
+        def join() -> None:
+            thread.join(ANSWER_TIMEOUT + 10)
+            if errors:
+                raise errors[0]
+
+        return join
+
+
+SMTP_SENDER = "iam@acme.example"
+"""The ``from_email`` of the ``smtp_default`` connection the ``inbox`` fixture sets."""
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (aiosmtpd checks its server on the port it was given: not 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Inbox:
+    """What the SMTP server accepted: (MAIL FROM, RCPT TO list, parsed message)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, list[str], EmailMessage]] = []
+        self.raw: list[bytes] = []
+        self.unknown: set[str] = set()  # addresses the server answers 550 to
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address.lower() in self.unknown:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content = bytes(envelope.original_content or envelope.content)
+        self.raw.append(content)
+        message = email.message_from_bytes(content, policy=email.policy.default)
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def take(self) -> list[tuple[str, list[str], EmailMessage]]:
+        taken, self.received = self.received, []
+        return taken

@@ -14,8 +14,8 @@ import pytest
 from airflow_provider_boomi.access.ledger import read_ledger
 from airflow_provider_boomi.dataset import SnapshotStore
 from airflow_provider_boomi.testing.simulator import BoomiSimulator
-from airflow_provider_boomi.testing.simulator.state import STANDARD_USER_ID
 from tests.conftest import REPO, load_dag
+from tests.helpers import Approvals
 
 DAG_IDS = {
     "boomi_access_sync.py": "boomi_access_sync",
@@ -23,7 +23,11 @@ DAG_IDS = {
     "boomi_apply_review_decisions.py": "boomi_apply_review_decisions",
     "boomi_jit_access.py": "boomi_jit_access",
     "boomi_multi_account_sync.py": "boomi_multi_account_sync",
+    "boomi_quarterly_review.py": "boomi_quarterly_review",
+    "boomi_review_reminders.py": "boomi_review_reminders",
+    "boomi_jit_catch_up.py": "boomi_jit_catch_up",
 }
+APPROVER = "grace"  # answers the approvals; not the triggering user of dag.test() runs
 STANDARD_USER = "fcb6e2d0-0ca8-11e2-a477-1231381987a5"
 
 
@@ -135,7 +139,7 @@ def apply_conf(campaign_dir: Path, workbook: Path, data: Path) -> dict[str, str]
 
 
 def test_apply_review_decisions_revokes_verifies_and_writes_evidence(
-    sim: BoomiSimulator, dag_folder: Path, tmp_path: Path
+    sim: BoomiSimulator, dag_folder: Path, approvals: Approvals, tmp_path: Path
 ) -> None:
     _, campaign_dir = sync_and_review(dag_folder, tmp_path)
     campaign = json.loads((campaign_dir / "campaign.json").read_text())
@@ -155,11 +159,13 @@ def test_apply_review_decisions_revokes_verifies_and_writes_evidence(
         campaign_dir, {last_role["item_id"], group_grant["item_id"]}, tmp_path / "filled.csv"
     )
 
+    answered = approvals.answer_in_background("boomi_apply_review_decisions", "Approve", APPROVER)
     applied = run(
         dag_folder,
         "boomi_apply_review_decisions.py",
         apply_conf(campaign_dir, workbook, tmp_path),
     )
+    answered()
     assert applied.state == "success", task_states(applied)
 
     user_roles = {r["roleId"] for r in sim.state.user_roles() if r["userId"] == last_role["user_id"]}
@@ -174,6 +180,7 @@ def test_apply_review_decisions_revokes_verifies_and_writes_evidence(
     ledger = read_ledger(str(tmp_path / "ledger"))
     applied_rows = ledger[(ledger["task_id"] == "apply")]
     assert sorted(applied_rows["outcome"]) == ["applied", "applied"]
+    assert set(applied_rows["approved_by"]) == {APPROVER}
     assert set(ledger[ledger["task_id"] == "plan"]["outcome"]) == {"planned"}
 
     index_files = list((tmp_path / "evidence").rglob("index.json"))
@@ -240,38 +247,8 @@ def test_apply_review_decisions_rejects_a_bad_workbook(
     assert [r for r in sim.requests if r.operation in ("create", "delete")] == []
 
 
-def test_jit_access_grants_waits_and_revokes(sim: BoomiSimulator, dag_folder: Path, tmp_path: Path) -> None:
-    # Not the connection's own user (refused), and one who holds Standard User, so the revoke
-    # needs no floor assignment and the run makes exactly one create.
-    standard = {r["userId"] for r in sim.state.user_roles() if r["roleId"] == STANDARD_USER_ID}
-    user = next(
-        u["userId"]
-        for u in sim.state.users()
-        if u["inAccount"] and u["hasLoggedIn"] and u["userId"] != sim.email and u["userId"] in standard
-    )
-    auditor = sim.state.role_by_name("Auditor")
-    assert auditor is not None
-    assert auditor["id"] not in {r["roleId"] for r in sim.state.user_roles() if r["userId"] == user}
-    conf = {
-        "user_id": user,
-        "role": "Auditor",
-        "duration_minutes": 0.05,
-        "justification": "INC-42 debugging",
-        "ledger_path": str(tmp_path / "ledger"),
-    }
-    result = run(dag_folder, "boomi_jit_access.py", conf)
-    assert result.state == "success", task_states(result)
-    assert auditor["id"] not in {r["roleId"] for r in sim.state.user_roles() if r["userId"] == user}
-    ledger = read_ledger(str(tmp_path / "ledger"))
-    assert list(ledger["action"]) == ["assign_role", "revoke_role"]
-    assert list(ledger["outcome"]) == ["applied", "applied"]
-    assert all("INC-42" in reason for reason in ledger["reason"])
-    creates = [r for r in sim.requests if r.operation == "create"]
-    assert len(creates) == 1 and creates[0].request_body.get("notifyUser") is False
-
-
 def test_jit_access_leaves_a_role_the_user_already_held(
-    sim: BoomiSimulator, dag_folder: Path, tmp_path: Path
+    sim: BoomiSimulator, dag_folder: Path, approvals: Approvals, tmp_path: Path
 ) -> None:
     auditor = sim.state.role_by_name("Auditor")
     assert auditor is not None
@@ -283,7 +260,9 @@ def test_jit_access_leaves_a_role_the_user_already_held(
         "justification": "already has it",
         "ledger_path": str(tmp_path / "ledger"),
     }
+    answered = approvals.answer_in_background("boomi_jit_access", "Approve", APPROVER)
     result = run(dag_folder, "boomi_jit_access.py", conf)
+    answered()
     states = task_states(result)
     assert result.state == "success", states
     assert states["revoke"] == "skipped"

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import textwrap
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -245,3 +246,131 @@ def test_refusals_fail_without_retry(sim: BoomiSimulator, monkeypatch: pytest.Mo
     with pytest.raises(AirflowFailException, match="max_changes"):
         too_many.execute({})  # type: ignore[arg-type]
     assert _writes(sim) == []
+
+
+# --- approvals ------------------------------------------------------------------------------------
+
+APPROVED_DAG = """
+BoomiApplyAccessChangesOperator(
+    task_id="apply",
+    changes=P["changes"],
+    ledger_path=P["ledger"],
+    approval=P["approval"],
+    requested_by="{{ dag_run.triggering_user_name or '' }}",
+    require_approval=True,
+)
+"""
+
+
+def test_an_approval_is_stamped_on_every_ledger_row_and_returned(
+    sim: BoomiSimulator, dag_folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _connect(sim, monkeypatch)
+    params = {
+        "ledger": str(tmp_path / "ledger"),
+        # dag.test() runs are triggered by the user "dag_test"; the approver is someone else.
+        "approval": {"approved_by": "Grace Approver", "approved_at": "2026-11-30T11:00:00+01:00"},
+        "changes": [
+            {"action": "assign_role", "user_id": _email(sim, "zoe.angstrom"), "role": "Auditor"},
+            {"action": "revoke_role", "user_id": _email(sim, "li.lei"), "role": "Dashboard Viewer"},
+        ],
+    }
+    run = _run_dag(dag_folder, monkeypatch, APPROVED_DAG, params).test()
+    assert run.state == "success"
+    (ti,) = run.get_task_instances()
+    result = ti.xcom_pull(task_ids="apply")
+    assert (result["approved_by"], result["approved_at"]) == ("Grace Approver", "2026-11-30T10:00:00+00:00")
+    ledger = read_ledger(params["ledger"])
+    assert sorted(ledger["outcome"]) == ["applied", "applied"]
+    assert set(ledger["approved_by"]) == {"Grace Approver"}
+    assert {t.isoformat() for t in ledger["approved_at"]} == {"2026-11-30T10:00:00+00:00"}
+    assert _role_id(sim, "Auditor") in _roles_of(sim, _email(sim, "zoe.angstrom"))
+
+
+def test_a_requester_never_approves_their_own_request(
+    sim: BoomiSimulator, dag_folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _connect(sim, monkeypatch)
+    params = {
+        "ledger": str(tmp_path / "ledger"),
+        # What an ApprovalOperator returns; its user is the requester of dag.test() runs,
+        # in another case and matched by id.
+        "approval": {
+            "chosen_options": ["Approve"],
+            "params_input": {},
+            "responded_at": "2026-11-30T10:00:00+00:00",
+            "responded_by_user": {"id": "DAG_TEST", "name": "Someone"},
+        },
+        "changes": [{"action": "assign_role", "user_id": _email(sim, "zoe.angstrom"), "role": "Auditor"}],
+    }
+    run = _run_dag(dag_folder, monkeypatch, APPROVED_DAG, params).test()
+    assert run.state == "failed"
+    assert _writes(sim) == [] and sim.requests == [], "refused before any call to Boomi"
+    assert read_ledger(params["ledger"]).empty
+
+
+def test_approval_refusals_name_what_to_fix(sim: BoomiSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    _connect(sim, monkeypatch)
+    change = [{"action": "assign_role", "user_id": _email(sim, "zoe.angstrom"), "role": "Auditor"}]
+    answer = {
+        "chosen_options": ["Approve"],
+        "responded_at": datetime(2026, 11, 30, 10, tzinfo=UTC),
+        "responded_by_user": {"id": "alice", "name": "Alice Smith"},
+    }
+    cases: list[tuple[dict[str, Any], str]] = [
+        (
+            {"approval": answer, "requested_by": "alice smith"},
+            "'Alice Smith' approved a request made by 'alice smith'",
+        ),
+        ({"approval": answer, "requested_by": "ALICE"}, "never approves their own request"),
+        ({"require_approval": "true", "requested_by": "bob"}, "need an approval"),
+        ({"approval": answer, "require_approval": True}, "set requested_by"),
+        (
+            {"approval": {**answer, "chosen_options": ["Reject"]}, "requested_by": "bob"},
+            "not \\['Approve'\\]",
+        ),
+        (
+            {"approval": {**answer, "responded_by_user": None}, "requested_by": "bob"},
+            "timeout approves nothing",
+        ),
+        ({"approval": {"approved_by": "carol"}, "requested_by": "bob"}, "lacks approved_at"),
+        ({"approval": {"approved_by": "carol", "approved_at": "2026-11-30T10:00:00"}}, "no UTC offset"),
+        ({"approval": "{'approved_by': 'carol'}"}, "not a JSON object"),
+        ({"approval": ["carol"]}, "must be a mapping"),
+    ]
+    for arguments, problem in cases:
+        operator = BoomiApplyAccessChangesOperator(task_id="apply", changes=change, **arguments)
+        with pytest.raises(AirflowFailException, match=problem):
+            operator.execute({})  # type: ignore[arg-type]
+    assert sim.requests == [], "every refusal comes before any call to Boomi"
+
+
+def test_a_dry_run_needs_no_approval_and_an_unchecked_requester_is_allowed(
+    sim: BoomiSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _connect(sim, monkeypatch)
+    change = [{"action": "assign_role", "user_id": _email(sim, "zoe.angstrom"), "role": "Auditor"}]
+    plan = BoomiApplyAccessChangesOperator(
+        task_id="plan", changes=change, dry_run=True, require_approval=True
+    )
+    assert plan.execute({})["counts"] == {"planned": 1}  # type: ignore[arg-type]
+    assert _writes(sim) == []
+    approved = BoomiApplyAccessChangesOperator(
+        task_id="apply",
+        changes=change,
+        ledger_path=str(tmp_path / "ledger"),
+        approval=json.dumps({"approved_by": "carol", "approved_at": "2026-11-30T10:00:00Z"}),
+    )
+    with caplog.at_level("WARNING"):
+        result = approved.execute({})  # type: ignore[arg-type]
+    assert "not checked against the requester" in caplog.text
+    assert result["approved_by"] == "carol"
+    assert list(read_ledger(str(tmp_path / "ledger"))["approved_by"]) == ["carol"]
+
+
+def test_the_approve_option_is_airflows() -> None:
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    from airflow_provider_boomi.operators.provisioning import APPROVE_OPTION, REJECT_OPTION
+
+    assert (APPROVE_OPTION, REJECT_OPTION) == (ApprovalOperator.APPROVE, ApprovalOperator.REJECT)
