@@ -86,9 +86,13 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_boomi.operators.review",
                     "airflow_provider_boomi.operators.verification",
                     "airflow_provider_boomi.operators.evidence",
+                    "airflow_provider_boomi.operators.findings",
+                    "airflow_provider_boomi.operators.notifications",
+                    "airflow_provider_boomi.operators.retention",
                 ],
             }
         ],
+        "notifications": ["airflow_provider_boomi.operators.notifications.BoomiReviewNotifier"],
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_boomi.hooks.boomi.BoomiHook",

@@ -35,6 +35,8 @@ def test_connection_types_valid_against_provider_yaml_schema() -> None:
 
 
 def test_contents() -> None:
+    from airflow.sdk import BaseNotifier, BaseOperator
+
     info = get_provider_info()
     assert info["package-name"] == "airflow-provider-boomi"
     assert info["versions"] == [__version__]
@@ -57,15 +59,40 @@ def test_contents() -> None:
         "provisioning_enabled": "boolean",
     }
     assert fields["provisioning_enabled"]["schema"]["default"] is False
-    modules = [m for entry in info["operators"] for m in entry["python-modules"]]
-    assert modules == [
-        "airflow_provider_boomi.operators.sync",
-        "airflow_provider_boomi.operators.provisioning",
-        "airflow_provider_boomi.operators.warehouse",
-        "airflow_provider_boomi.operators.review",
-        "airflow_provider_boomi.operators.verification",
-        "airflow_provider_boomi.operators.evidence",
-    ]
+    listed = [m for entry in info["operators"] for m in entry["python-modules"]]
+    assert sorted(listed) == _modules_defining(BaseOperator), "every operator module is listed, once"
+    notifiers = info["notifications"]
+    assert [f"{c.__module__}.{c.__qualname__}" for c in map(_import_class, notifiers)] == notifiers
+    assert all(issubclass(_import_class(path), BaseNotifier) for path in notifiers)
+
+
+def _modules_defining(base: type) -> list[str]:
+    """The public modules of ``operators/`` that define a subclass of ``base``."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import airflow_provider_boomi.operators as package
+
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        if any(
+            issubclass(obj, base) and obj.__module__ == module.__name__
+            for obj in vars(module).values()
+            if inspect.isclass(obj)
+        ):
+            found.append(module.__name__)
+    return sorted(found)
+
+
+def _import_class(path: str) -> type:
+    import importlib
+
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 def test_returns_fresh_copies() -> None:
