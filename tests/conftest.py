@@ -158,3 +158,41 @@ def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
         yield handler
     finally:
         controller.stop()
+
+
+POSTGRES_URL = os.environ.get("BOOMI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+"""The PostgreSQL the warehouse tests load into (database ``test`` of the local server by default)."""
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Any]:
+    """A SQLAlchemy engine on ``POSTGRES_URL``.
+
+    Skips when no server answers, except under ``BOOMI_E2E_REQUIRE_POSTGRES=1`` (CI), where a
+    missing PostgreSQL fails instead: CI must not pass by skipping the real database.
+    """
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as con:
+            con.exec_driver_sql("SELECT 1")
+    except Exception as exc:
+        engine.dispose()
+        message = f"PostgreSQL does not answer at {POSTGRES_URL} ({type(exc).__name__}: {exc})"
+        if os.environ.get("BOOMI_E2E_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + "; BOOMI_E2E_REQUIRE_POSTGRES=1 requires it")
+        pytest.skip(message)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_schema(pg_engine: Any) -> Iterator[str]:
+    """A schema name of this test's own in ``POSTGRES_URL``, dropped afterwards."""
+    import secrets
+
+    name = f"boomi_test_{secrets.token_hex(4)}"
+    yield name
+    with pg_engine.begin() as con:
+        con.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")

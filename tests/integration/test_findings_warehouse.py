@@ -9,8 +9,6 @@ no server answers at ``BOOMI_TEST_POSTGRES_URL``.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ from airflow_provider_boomi.testing.simulator import BoomiSimulator
 from airflow_provider_boomi.warehouse import DbApiTarget, DuckDBTarget, SqlAlchemyTarget, WarehouseTarget
 from airflow_provider_boomi.warehouse.findings import FINDINGS_VIEWS, load_findings
 from tests.helpers import make_client
-from tests.integration.test_findings import POSTGRES_URL, Scenario, build_scenario
+from tests.integration.test_findings import Scenario, build_scenario
 
 
 @pytest.fixture
@@ -131,32 +129,10 @@ def test_tables_of_another_shape_are_refused(scenario: Scenario, tmp_path: Path)
 # --------------------------------------------------------------------------------- PostgreSQL
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Any]:
-    sqlalchemy = pytest.importorskip("sqlalchemy")
-    eng = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with eng.connect() as con:
-            con.exec_driver_sql("SELECT 1")
-    except Exception as exc:
-        eng.dispose()
-        pytest.skip(f"PostgreSQL does not answer at {POSTGRES_URL} ({type(exc).__name__}: {exc})")
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def pg_schema(engine: Any) -> Iterator[str]:
-    name = f"boomi_findings_{secrets.token_hex(4)}"
-    yield name
-    with engine.begin() as con:
-        con.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-
-
 def test_postgresql_with_copy(
-    engine: Any, pg_schema: str, sim: BoomiSimulator, scenario: Scenario, tmp_path: Path
+    pg_engine: Any, pg_schema: str, sim: BoomiSimulator, scenario: Scenario, tmp_path: Path
 ) -> None:
-    target = SqlAlchemyTarget(engine, schema=pg_schema)
+    target = SqlAlchemyTarget(pg_engine, schema=pg_schema)
     _exercise(target, sim, scenario, tmp_path)
     types = dict(
         target.query(
@@ -171,9 +147,9 @@ def test_postgresql_with_copy(
 
 
 def test_postgresql_with_executemany(
-    engine: Any, pg_schema: str, sim: BoomiSimulator, scenario: Scenario, tmp_path: Path
+    pg_engine: Any, pg_schema: str, sim: BoomiSimulator, scenario: Scenario, tmp_path: Path
 ) -> None:
-    raw = engine.raw_connection()
+    raw = pg_engine.raw_connection()
     try:
         target = DbApiTarget(raw.driver_connection, schema=pg_schema, use_copy=False)
         _exercise(target, sim, scenario, tmp_path)

@@ -7,8 +7,6 @@ server answers.
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,6 @@ from airflow_provider_boomi.warehouse.review_status import (
     load_review_remediation,
     load_review_status,
 )
-from tests.integration.test_warehouse_postgres import POSTGRES_URL
 
 CAMPAIGN = "uar-acme-2026q1"
 ACCOUNT = "acme-Q7R2ZK"
@@ -139,31 +136,9 @@ def test_duckdb_refuses_a_table_of_another_shape(tmp_path: Path) -> None:
         load_review_status(target, status_rows(1), campaign_id=CAMPAIGN, account_id=ACCOUNT, as_of=DAY1)
 
 
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Any]:
-    sqlalchemy = pytest.importorskip("sqlalchemy")
-    eng = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with eng.connect() as con:
-            con.exec_driver_sql("SELECT 1")
-    except Exception as exc:
-        eng.dispose()
-        pytest.skip(f"PostgreSQL does not answer at {POSTGRES_URL} ({type(exc).__name__}: {exc})")
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def pg_schema(engine: Any) -> Iterator[str]:
-    name = f"boomi_review_{secrets.token_hex(4)}"
-    yield name
-    with engine.begin() as con:
-        con.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-
-
 @pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "executemany"])
-def test_postgresql(engine: Any, pg_schema: str, use_copy: bool) -> None:
-    target = SqlAlchemyTarget(engine, schema=pg_schema, use_copy=use_copy)
+def test_postgresql(pg_engine: Any, pg_schema: str, use_copy: bool) -> None:
+    target = SqlAlchemyTarget(pg_engine, schema=pg_schema, use_copy=use_copy)
     check_idempotent_per_day(target)
     check_bad_rows_change_nothing(target)
     types = dict(

@@ -7,9 +7,6 @@ skip only when no PostgreSQL answers at ``BOOMI_TEST_POSTGRES_URL`` (default
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,33 +21,8 @@ from airflow_provider_boomi.warehouse import (
 )
 from tests.unit import test_warehouse_snapshots as fx
 
-POSTGRES_URL = os.environ.get("BOOMI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
 S1, S2, S3 = fx.SYNC_IDS
 T1, T2, T3 = fx.TIMES
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Any]:
-    sqlalchemy = pytest.importorskip("sqlalchemy")
-    eng = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    try:
-        with eng.connect() as con:
-            con.exec_driver_sql("SELECT 1")
-    except Exception as exc:
-        eng.dispose()
-        pytest.skip(f"PostgreSQL does not answer at {POSTGRES_URL} ({type(exc).__name__}: {exc})")
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
-def schema(engine: Any) -> Iterator[str]:
-    name = f"boomi_test_{secrets.token_hex(4)}"
-    yield name
-    with engine.begin() as con:
-        con.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +35,14 @@ def _load_all(target: WarehouseTarget, store: SnapshotStore) -> None:
         load_snapshot(target, store, fx.ACCOUNT, sync_id)
 
 
-def test_types_counts_and_idempotent_reload(engine: Any, schema: str, store: SnapshotStore) -> None:
-    target = SqlAlchemyTarget(engine, schema=schema)
+def test_types_counts_and_idempotent_reload(pg_engine: Any, pg_schema: str, store: SnapshotStore) -> None:
+    target = SqlAlchemyTarget(pg_engine, schema=pg_schema)
     _load_all(target, store)
     types = dict(
         target.query(
             "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = ?",
-            [schema],
+            [pg_schema],
         )
     )
     assert types["boomi_roles.privileges"] == "ARRAY"
@@ -78,15 +50,15 @@ def test_types_counts_and_idempotent_reload(engine: Any, schema: str, store: Sna
     assert types["boomi_users.global_role_count"] == "integer"
     assert types["boomi_roles.is_privileged"] == "boolean"
     assert target.query(
-        f"SELECT privileges FROM {schema}.boomi_roles WHERE name = 'Administrator' LIMIT 1"
+        f"SELECT privileges FROM {pg_schema}.boomi_roles WHERE name = 'Administrator' LIMIT 1"
     ) == [(["API", "USER_MANAGEMENT"],)]
 
     def counts() -> list[tuple[Any, ...]]:
         return target.query(
-            f"SELECT (SELECT count(*) FROM {schema}.boomi_users), "
-            f"(SELECT count(*) FROM {schema}.boomi_grants), "
-            f"(SELECT count(*) FROM {schema}.boomi_grant_changes), "
-            f"(SELECT count(*) FROM {schema}.boomi_snapshots)"
+            f"SELECT (SELECT count(*) FROM {pg_schema}.boomi_users), "
+            f"(SELECT count(*) FROM {pg_schema}.boomi_grants), "
+            f"(SELECT count(*) FROM {pg_schema}.boomi_grant_changes), "
+            f"(SELECT count(*) FROM {pg_schema}.boomi_snapshots)"
         )
 
     assert counts() == [(13, 18, 10, 3)]
@@ -95,21 +67,21 @@ def test_types_counts_and_idempotent_reload(engine: Any, schema: str, store: Sna
     assert counts() == [(13, 18, 10, 3)]
 
 
-def test_views_on_postgres(engine: Any, schema: str, store: SnapshotStore) -> None:
-    target = SqlAlchemyTarget(engine, schema=schema)
+def test_views_on_postgres(pg_engine: Any, pg_schema: str, store: SnapshotStore) -> None:
+    target = SqlAlchemyTarget(pg_engine, schema=pg_schema)
     _load_all(target, store)
     for view in VIEWS:
-        target.query(f"SELECT * FROM {schema}.{view}")
-    assert target.query(f"SELECT DISTINCT sync_id FROM {schema}.boomi_current_access") == [(S3,)]
-    assert target.query(f"SELECT count(*) FROM {schema}.boomi_current_access") == [(6,)]
+        target.query(f"SELECT * FROM {pg_schema}.{view}")
+    assert target.query(f"SELECT DISTINCT sync_id FROM {pg_schema}.boomi_current_access") == [(S3,)]
+    assert target.query(f"SELECT count(*) FROM {pg_schema}.boomi_current_access") == [(6,)]
     bob = target.query(
-        f"SELECT held_from, held_until, is_current FROM {schema}.boomi_grant_history "
+        f"SELECT held_from, held_until, is_current FROM {pg_schema}.boomi_grant_history "
         "WHERE grant_id = ? ORDER BY interval_no",
         [fx.global_grant_id("bob@x.com", fx.DEV)],
     )
     assert bob == [(T1, T2, False), (T3, None, True)]
     changes = target.query(
-        f"SELECT sync_id, change_type, user_id FROM {schema}.boomi_access_changes "
+        f"SELECT sync_id, change_type, user_id FROM {pg_schema}.boomi_access_changes "
         "ORDER BY sync_id, change_type"
     )
     assert changes == [
@@ -119,41 +91,44 @@ def test_views_on_postgres(engine: Any, schema: str, store: SnapshotStore) -> No
         (S3, "removed", "alice@x.com"),
     ]
     privileged = target.query(
-        f"SELECT user_id, privileged_roles FROM {schema}.boomi_privileged_users ORDER BY user_id"
+        f"SELECT user_id, privileged_roles FROM {pg_schema}.boomi_privileged_users ORDER BY user_id"
     )
     assert privileged == [
         ("alice@x.com", "Administrator"),
         ("dave@x.com", "EU Accounts: Administrator"),
         ("erin@x.com", "Administrator"),
     ]
-    assert target.query(f"SELECT user_id, account_groups FROM {schema}.boomi_group_only_users") == [
+    assert target.query(f"SELECT user_id, account_groups FROM {pg_schema}.boomi_group_only_users") == [
         ("carol@x.com", "EU Accounts")
     ]
 
 
-def test_dbapi_connection_factory_with_executemany(engine: Any, schema: str, store: SnapshotStore) -> None:
+def test_dbapi_connection_factory_with_executemany(
+    pg_engine: Any, pg_schema: str, store: SnapshotStore
+) -> None:
     psycopg = pytest.importorskip("psycopg")
-    dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    target = DbApiTarget(lambda: psycopg.connect(dsn), schema=schema, use_copy=False)
+    dsn = pg_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    target = DbApiTarget(lambda: psycopg.connect(dsn), schema=pg_schema, use_copy=False)
     _load_all(target, store)
     assert target.dialect == "postgresql"
-    assert target.query(f"SELECT count(*) FROM {schema}.boomi_current_access") == [(6,)]
+    assert target.query(f"SELECT count(*) FROM {pg_schema}.boomi_current_access") == [(6,)]
     # Mixing loaders on one schema is fine: the same SQL, the same tables.
-    load_snapshot(SqlAlchemyTarget(engine, schema=schema), store, fx.ACCOUNT, S3)
-    assert target.query(f"SELECT count(*) FROM {schema}.boomi_users WHERE sync_id = ?", [S3]) == [(5,)]
+    load_snapshot(SqlAlchemyTarget(pg_engine, schema=pg_schema), store, fx.ACCOUNT, S3)
+    assert target.query(f"SELECT count(*) FROM {pg_schema}.boomi_users WHERE sync_id = ?", [S3]) == [(5,)]
     with psycopg.connect(dsn, autocommit=True) as autocommit, pytest.raises(ValueError, match="autocommit"):
-        load_snapshot(DbApiTarget(autocommit, schema=schema), store, fx.ACCOUNT, S3)
+        load_snapshot(DbApiTarget(autocommit, schema=pg_schema), store, fx.ACCOUNT, S3)
 
 
-def test_a_failed_load_rolls_back(engine: Any, schema: str, store: SnapshotStore) -> None:
-    target = SqlAlchemyTarget(engine, schema=schema)
+def test_a_failed_load_rolls_back(pg_engine: Any, pg_schema: str, store: SnapshotStore) -> None:
+    target = SqlAlchemyTarget(pg_engine, schema=pg_schema)
     _load_all(target, store)
-    with engine.begin() as con:
+    with pg_engine.begin() as con:
         # A constraint the data violates makes the insert fail after the delete already ran.
         con.exec_driver_sql(
-            f"ALTER TABLE {schema}.boomi_users ADD CONSTRAINT no_bob CHECK (user_id <> 'bob@x.com') NOT VALID"
+            f"ALTER TABLE {pg_schema}.boomi_users "
+            "ADD CONSTRAINT no_bob CHECK (user_id <> 'bob@x.com') NOT VALID"
         )
     with pytest.raises(Exception, match="no_bob"):
         load_snapshot(target, store, fx.ACCOUNT, S3)
-    assert target.query(f"SELECT count(*) FROM {schema}.boomi_users WHERE sync_id = ?", [S3]) == [(5,)]
-    assert target.query(f"SELECT count(*) FROM {schema}.boomi_snapshots") == [(3,)]
+    assert target.query(f"SELECT count(*) FROM {pg_schema}.boomi_users WHERE sync_id = ?", [S3]) == [(5,)]
+    assert target.query(f"SELECT count(*) FROM {pg_schema}.boomi_snapshots") == [(3,)]
