@@ -278,6 +278,8 @@ class GovernanceRows:
     group_accounts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     environment_roles: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    sub_accounts: dict[str, dict[str, Any]] = field(default_factory=dict)  # sub-account id -> row
+    own_account_listed: bool = False  # Account/query listed the synced account itself
 
     def add_federation(self, raw: Mapping[str, Any]) -> str | None:
         """Keep an AccountUserFederation object; returns a warning when it cannot be a row."""
@@ -383,6 +385,39 @@ class GovernanceRows:
             "role_id": str(role_id),
             "boomi_id": _text(raw.get("id")),
         }
+        return None
+
+    def add_sub_account(self, raw: Mapping[str, Any], own_account_id: str) -> str | None:
+        """Keep an Account object of the sub-account query; returns a warning when a date of it
+        cannot be read (written as null).
+
+        The synced account itself is not its own sub-account: if Boomi lists it (the query reads
+        "every account I can see", open question g.15), it is noted in ``own_account_listed``
+        and not kept. The caller has checked that ``accountId`` is present (the query's filter).
+        """
+        account_id = str(raw["accountId"])
+        if account_id == own_account_id:
+            self.own_account_listed = True
+            return None
+        unreadable = []
+        times = {}
+        for column, key in (("date_created", "dateCreated"), ("expiration_date", "expirationDate")):
+            value = raw.get(key)
+            times[column] = parse_boomi_time(value)
+            if times[column] is None and value not in (None, ""):
+                unreadable.append(f"{key} {value!r}")
+        # Unique by account id: a chain restarted after a refused page token reads rows again.
+        self.sub_accounts[account_id] = {
+            "sub_account_id": account_id,
+            "name": _text(raw.get("name")),
+            "status": _text(raw.get("status")),
+            **times,
+        }
+        if unreadable:
+            return (
+                f"Account {account_id}: {', '.join(unreadable)} is not an ISO-8601 time with a time "
+                "zone; written as null"
+            )
         return None
 
     def login_rows(

@@ -30,7 +30,10 @@ __all__ = [
 #: manifests with a newer version than they know. Version 3 added the optional governance
 #: tables (federation ids, SSO settings, the audit log, account-group coverage, environments);
 #: the tables of version 2 did not change, so a version 2 snapshot reads as a version 3 one
-#: taken without those resources.
+#: taken without those resources. The ``sub_accounts`` table joined version 3 later without a
+#: bump: no existing table changed, a snapshot without it reads as one taken without the
+#: resource, and a reader that does not know the table skips it (readers take the tables they
+#: know from a manifest and check only those).
 SCHEMA_VERSION = 3
 
 #: The timestamp type used for every time column: microseconds, UTC.
@@ -273,7 +276,28 @@ ENVIRONMENT_ROLES = _schema(
     _f("boomi_id", pa.string(), True, "Boomi's conceptual EnvironmentRole id."),
 )
 
-#: Every table of a snapshot, in the order they are documented and written.
+SUB_ACCOUNTS = _schema(
+    "sub_accounts",
+    _f(
+        "sub_account_id",
+        pa.string(),
+        False,
+        "Boomi accountId of an account the synced account created (a partner's sub-account). "
+        "The synced account itself is never a row, even when Boomi lists it.",
+    ),
+    _f("name", pa.string(), True, "The sub-account's name."),
+    _f("status", pa.string(), True, "trial, active, suspended, deleted or unlimited, as Boomi wrote it."),
+    _f("date_created", TIMESTAMP_UTC, True, "When the sub-account was created; null when Boomi gave none."),
+    _f(
+        "expiration_date",
+        TIMESTAMP_UTC,
+        True,
+        "When the sub-account is scheduled to expire; null when it is not (or Boomi gave none).",
+    ),
+)
+
+#: Every table of a snapshot, in the order they are documented and written. New tables go last:
+#: the warehouse's ``boomi_snapshots`` gains a row-count column per table, appended in this order.
 TABLES: Mapping[str, pa.Schema] = MappingProxyType(
     {
         "users": USERS,
@@ -289,6 +313,7 @@ TABLES: Mapping[str, pa.Schema] = MappingProxyType(
         "account_group_accounts": ACCOUNT_GROUP_ACCOUNTS,
         "environments": ENVIRONMENTS,
         "environment_roles": ENVIRONMENT_ROLES,
+        "sub_accounts": SUB_ACCOUNTS,
     }
 )
 
@@ -304,6 +329,7 @@ GOVERNANCE_TABLES: tuple[str, ...] = (
     "account_group_accounts",
     "environments",
     "environment_roles",
+    "sub_accounts",
 )
 
 #: Tables filled from Boomi by a sync (a manifest's ``resources``); grant_changes is derived.

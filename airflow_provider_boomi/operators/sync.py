@@ -53,8 +53,8 @@ class BoomiSyncOperator(BaseOperator):
     :param resources: subset of ``users``, ``roles``, ``account_groups``, ``user_role_grants``,
         ``group_role_grants`` (default: these five) and the optional governance resources
         ``federation``, ``sso_config``, ``audit_log``, ``account_group_accounts``,
-        ``environments`` (see the sync page of the docs). A list or a comma-separated string.
-        Templated.
+        ``environments``, ``sub_accounts`` (see the sync page of the docs). A list or a
+        comma-separated string. Templated.
     :param audit_window_days: days of the audit log the ``audit_log`` resource reads (default 90).
     :param login_markers: the audit-log fields that mark a login, as a dict or a string
         ``"type=account,action=ON_ENTRY,modifier=SUCCESS"`` (the default; Boomi does not document

@@ -6,7 +6,11 @@ and SQLite spell it ``GROUP_CONCAT``), so other common-sql databases have a fair
 
 "Latest snapshot" means the newest loaded snapshot of an account (by ``synced_at``, then
 ``sync_id``) that includes both grant tables: a partial sync (``resources=[...]``) without the
-grants must not make every grant look revoked.
+grants must not make every grant look revoked. The views over the optional governance tables
+(where account groups and roles reach) take, in the same way, the newest snapshot that includes
+the tables each needs, and say which (``sync_id``, ``synced_at``): a default sync without them
+must not make every group look as if it covered nothing. The warehouse creates every table, so
+these views return no rows, and never fail, while no snapshot with those tables is loaded.
 """
 
 from __future__ import annotations
@@ -36,6 +40,30 @@ _GRANT_SNAPSHOTS = """
            ROW_NUMBER() OVER (PARTITION BY account_id ORDER BY synced_at DESC, sync_id DESC) AS recency
     FROM {s}boomi_snapshots
     WHERE user_role_grants_rows IS NOT NULL AND group_role_grants_rows IS NOT NULL"""
+
+
+def _latest_with(s: str, *tables: str) -> str:
+    """The newest loaded snapshot of each account that includes every one of ``tables`` (a null
+    ``<table>_rows`` means the table is not in the snapshot; zero rows is a table that is)."""
+    included = " AND ".join(f"{table}_rows IS NOT NULL" for table in tables)
+    return f"""
+    SELECT account_id, sync_id, synced_at, sub_accounts_rows
+    FROM (SELECT account_id, sync_id, synced_at, sub_accounts_rows,
+                 ROW_NUMBER() OVER (PARTITION BY account_id ORDER BY synced_at DESC, sync_id DESC) AS recency
+          FROM {s}boomi_snapshots
+          WHERE {included}) newest
+    WHERE recency = 1"""
+
+
+def _covered_account_columns(covered: str, account: str) -> str:
+    """What a view says of a covered account: whether it is the synced account itself, and its
+    name and status when the snapshot's sub-accounts list it (``is_sub_account`` null: the
+    snapshot did not read the sub-accounts, so whether it is one is unknown)."""
+    return f"""CASE WHEN {covered} = {account} THEN TRUE ELSE FALSE END AS is_own_account,
+       sa.name AS covered_account_name, sa.status AS covered_account_status,
+       CASE WHEN sa.sub_account_id IS NOT NULL THEN TRUE
+            WHEN l.sub_accounts_rows IS NULL THEN NULL
+            ELSE FALSE END AS is_sub_account"""
 
 
 def _views(s: str, dialect: str) -> dict[str, str]:
@@ -165,6 +193,58 @@ FROM (SELECT a.*, {label} AS label, COALESCE(account_group_name, account_group_i
       FROM {s}boomi_current_access a) c
 GROUP BY account_id, sync_id, synced_at, user_id, email, first_name, last_name
 HAVING SUM(CASE WHEN grant_kind = 'global_role' THEN 1 ELSE 0 END) = 0""",
+        # Which accounts each account group covers (where its group roles apply), from the newest
+        # snapshot with the coverage. A group covering nothing has no row.
+        "boomi_group_reach": f"""
+WITH l AS ({_latest_with(s, "account_group_accounts")}
+)
+SELECT c.account_id, c.sync_id, c.synced_at, c.account_group_id, ag.name AS account_group_name,
+       c.covered_account_id,
+       {_covered_account_columns("c.covered_account_id", "c.account_id")}
+FROM {s}boomi_account_group_accounts c
+JOIN l ON l.account_id = c.account_id AND l.sync_id = c.sync_id
+LEFT JOIN {s}boomi_account_groups ag
+       ON ag.account_id = c.account_id AND ag.sync_id = c.sync_id
+      AND ag.account_group_id = c.account_group_id
+LEFT JOIN {s}boomi_sub_accounts sa
+       ON sa.account_id = c.account_id AND sa.sync_id = c.sync_id
+      AND sa.sub_account_id = c.covered_account_id""",
+        # Each group-role grant times each account its group covers: the accounts a user reaches
+        # with a role through a group, from the newest snapshot with both group grants and coverage.
+        "boomi_user_account_reach": f"""
+WITH l AS ({_latest_with(s, "group_role_grants", "account_group_accounts")}
+)
+SELECT g.account_id, g.sync_id, g.synced_at, g.user_id, g.grant_id, g.account_group_id,
+       COALESCE(g.account_group_name, ag.name) AS account_group_name,
+       g.role_id, COALESCE(g.role_name, r.name) AS role_name, r.is_privileged AS is_privileged,
+       c.covered_account_id,
+       {_covered_account_columns("c.covered_account_id", "g.account_id")}
+FROM {s}boomi_group_role_grants g
+JOIN l ON l.account_id = g.account_id AND l.sync_id = g.sync_id
+JOIN {s}boomi_account_group_accounts c
+  ON c.account_id = g.account_id AND c.sync_id = g.sync_id AND c.account_group_id = g.account_group_id
+LEFT JOIN {s}boomi_account_groups ag
+       ON ag.account_id = g.account_id AND ag.sync_id = g.sync_id
+      AND ag.account_group_id = g.account_group_id
+LEFT JOIN {s}boomi_roles r
+       ON r.account_id = g.account_id AND r.sync_id = g.sync_id AND r.role_id = g.role_id
+LEFT JOIN {s}boomi_sub_accounts sa
+       ON sa.account_id = g.account_id AND sa.sync_id = g.sync_id
+      AND sa.sub_account_id = c.covered_account_id""",
+        # Which roles reach which environments, from the newest snapshot with both tables; role
+        # names and privileges from the same snapshot (null when it did not read the roles).
+        "boomi_environment_access": f"""
+WITH l AS ({_latest_with(s, "environments", "environment_roles")}
+)
+SELECT er.account_id, er.sync_id, er.synced_at, er.environment_id, e.name AS environment_name,
+       e.classification AS environment_classification, er.role_id, r.name AS role_name,
+       r.is_privileged AS is_privileged
+FROM {s}boomi_environment_roles er
+JOIN l ON l.account_id = er.account_id AND l.sync_id = er.sync_id
+LEFT JOIN {s}boomi_environments e
+       ON e.account_id = er.account_id AND e.sync_id = er.sync_id AND e.environment_id = er.environment_id
+LEFT JOIN {s}boomi_roles r
+       ON r.account_id = er.account_id AND r.sync_id = er.sync_id AND r.role_id = er.role_id""",
     }
 
 
@@ -190,6 +270,9 @@ VIEWS: tuple[str, ...] = (
     "boomi_access_changes",
     "boomi_privileged_users",
     "boomi_group_only_users",
+    "boomi_group_reach",
+    "boomi_user_account_reach",
+    "boomi_environment_access",
 )
 
 

@@ -1,9 +1,10 @@
 """The optional governance resources of a sync against the simulator over HTTP.
 
-Federation ids, SSO settings, the audit log (logins and access changes), account-group coverage
-and environments: the simulator's answers against Boomi's OpenAPI schemas, the sync's tables
-against the simulator's raw objects, each open question's answers (403, an empty log, other login
-markers, a filter the server ignores), and the findings computed from the snapshot alone.
+Federation ids, SSO settings, the audit log (logins and access changes), account-group coverage,
+environments and a partner's sub-accounts: the simulator's answers against Boomi's OpenAPI
+schemas, the sync's tables against the simulator's raw objects, each open question's answers (403,
+an empty log, other login markers, a filter the server ignores, the sub-account query's answers
+on a non-partner account), and the findings computed from the snapshot alone.
 """
 
 from __future__ import annotations
@@ -26,8 +27,22 @@ from airflow_provider_boomi.testing.simulator import BoomiSimulator
 from tests.helpers import make_client
 
 SPEC_PATH = Path("/work/shared/boomi-openapi/boomi-openapi-subset.json")
-GOVERNANCE = ("federation", "sso_config", "audit_log", "account_group_accounts", "environments")
-QUERIED = ("AccountUserFederation", "AccountGroupAccount", "AuditLog", "Environment", "EnvironmentRole")
+GOVERNANCE = (
+    "federation",
+    "sso_config",
+    "audit_log",
+    "account_group_accounts",
+    "environments",
+    "sub_accounts",
+)
+QUERIED = (
+    "AccountUserFederation",
+    "AccountGroupAccount",
+    "AuditLog",
+    "Environment",
+    "EnvironmentRole",
+    "Account",
+)
 WINDOW_DAYS = 120
 DORMANT_DAYS = 90
 
@@ -163,6 +178,37 @@ def test_every_governance_table_is_exact(demo: tuple[BoomiSimulator, SnapshotSto
         "fcb6dd44-0ca8-11e2-a477-1231381987a5"
     }  # Administrator
 
+    accounts = gov.rows("Account")
+    assert len(accounts) == 3 and sim.state.primary  # the demo account is a partner
+    assert rows(store, manifest, "sub_accounts") == [
+        {
+            "account_id": manifest.account_id,
+            "sync_id": manifest.sync_id,
+            "synced_at": manifest.synced_at,
+            "sub_account_id": a["accountId"],
+            "name": a["name"],
+            "status": a["status"],
+            "date_created": _time(a["dateCreated"]),
+            "expiration_date": _time(a.get("expirationDate")),
+        }
+        for a in sorted(accounts, key=lambda a: a["accountId"])
+    ]
+    assert {a["status"] for a in accounts} == {"active", "trial", "deleted"}  # deleted ones kept too
+    assert manifest.extra["governance"]["sub_accounts"] == {
+        "status": "synced",
+        "tables": ["sub_accounts"],
+        "sub_accounts": 3,
+        "own_account_listed": False,
+        "answer": "3 sub-account(s)",
+    }
+    # Some sub-accounts are covered by account groups, one by none.
+    covered = {a for _, a in coverage}
+    assert {a["accountId"] for a in accounts} - covered == {f"{sim.account_id}-sub3"}
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
 
 def test_the_audit_log_is_paged_with_querymore(demo: tuple[BoomiSimulator, SnapshotStore, Any]) -> None:
     sim, _, manifest = demo
@@ -237,6 +283,101 @@ def test_records_outside_the_filter_fail_the_sync(make_simulator: Any, tmp_path:
     with pytest.raises(SyncConsistencyError, match="outside the filter"):
         sync(sim, tmp_path, resources=("audit_log",))
     assert SnapshotStore(tmp_path).snapshots(sim.account_id) == []
+
+
+# ------------------------------------------------------------------ sub-accounts (g.15)
+
+
+def test_the_sub_account_query_asks_for_every_account_in_the_schemas_spelling(
+    demo: tuple[BoomiSimulator, SnapshotStore, Any], spec: dict[str, Any]
+) -> None:
+    sim, _, _ = demo
+    # The sync's one request (other tests of the module query the simulator directly afterwards).
+    sent = next(r for r in sim.requests if r.object_type == "Account")
+    assert sent.operation == "query" and sent.status == 200
+    assert sent.request_body == {
+        "QueryFilter": {"expression": {"operator": "IS_NOT_NULL", "property": "ACCOUNTID", "argument": []}}
+    }
+    validate(spec, "AccountQueryConfig", sent.request_body)
+    with pytest.raises(jsonschema.ValidationError):  # the camel case of the examples is not the schema's
+        validate(
+            spec,
+            "AccountQueryConfig",
+            {
+                "QueryFilter": {
+                    "expression": {"operator": "IS_NOT_NULL", "property": "accountId", "argument": []}
+                }
+            },
+        )
+
+
+def test_sub_accounts_are_paged_with_querymore(make_simulator: Any, tmp_path: Path) -> None:
+    sim = make_simulator("demo", sub_accounts=230)
+    store, manifest = sync(sim, tmp_path, resources=("sub_accounts",))
+    calls = [r.operation for r in sim.requests if r.object_type == "Account"]
+    assert calls == ["query", "queryMore", "queryMore"]
+    found = [r["sub_account_id"] for r in rows(store, manifest, "sub_accounts")]
+    assert sorted(found) == sorted(a["accountId"] for a in sim.governance.rows("Account"))
+    assert len(found) == len(set(found)) == 230
+    assert manifest.resources == ("sub_accounts",)
+
+
+@pytest.mark.parametrize(
+    ("profile", "mode", "expected", "own_listed", "answer"),
+    [
+        ("demo", "with_self", 3, True, "3 sub-account(s)"),
+        ("non_primary", "listed", 0, False, "no sub-accounts: Account/query listed no account"),
+        ("non_primary", "empty", 0, False, "no sub-accounts: Account/query listed no account"),
+        (
+            "non_primary",
+            "self_only",
+            0,
+            True,
+            "no sub-accounts: Account/query listed only the account itself",
+        ),
+        ("demo", "self_only", 0, True, "no sub-accounts: Account/query listed only the account itself"),
+    ],
+)
+def test_each_answer_of_the_sub_account_query_is_recorded(
+    make_simulator: Any, tmp_path: Path, profile: str, mode: str, expected: int, own_listed: bool, answer: str
+) -> None:
+    sim = make_simulator(profile, sub_accounts_mode=mode)
+    store, manifest = sync(sim, tmp_path, resources=("users", "user_role_grants", "sub_accounts"))
+    (listed,) = [r for r in sim.requests if r.object_type == "Account"]
+    assert listed.status == 200 and len(sim.governance.listed_accounts()) == expected + own_listed
+    found = rows(store, manifest, "sub_accounts")
+    # The account itself is never its own sub-account, listed or not.
+    assert sim.account_id not in {r["sub_account_id"] for r in found}
+    assert len(found) == expected
+    assert manifest.extra["governance"]["sub_accounts"] == {
+        "status": "synced",
+        "tables": ["sub_accounts"],
+        "sub_accounts": expected,
+        "own_account_listed": own_listed,
+        "answer": answer,
+    }
+    assert "sub_accounts" in manifest.tables and not manifest.warnings
+
+
+def test_a_refused_sub_account_query_is_unavailable_never_empty(make_simulator: Any, tmp_path: Path) -> None:
+    sim = make_simulator("non_primary", sub_accounts_mode="forbidden")
+    _, manifest = sync(sim, tmp_path, resources=("users", "user_role_grants", "sub_accounts"))
+    status = manifest.extra["governance"]["sub_accounts"]
+    assert status["status"] == "unavailable" and "Account chain answered HTTP 403" in status["reason"]
+    assert "sub_accounts" not in manifest.tables and "sub_accounts" in manifest.tables_not_included
+    assert manifest.row_counts["user_role_grants"] > 0
+    assert [w for w in manifest.warnings if w.startswith("sub_accounts is unavailable")]
+
+
+def test_a_refused_filter_spelling_fails_the_sync_naming_the_question(
+    make_simulator: Any, tmp_path: Path
+) -> None:
+    sim = make_simulator("demo", account_property_case="camel")
+    with pytest.raises(SyncConsistencyError, match=r"g\.15.*sub_accounts resource"):
+        sync(sim, tmp_path, resources=("users", "user_role_grants", "sub_accounts"))
+    assert SnapshotStore(tmp_path).snapshots(sim.account_id) == []
+    (refused,) = [r for r in sim.requests if r.object_type == "Account"]
+    assert refused.status == 400
 
 
 def test_bad_options_are_refused_before_any_call() -> None:

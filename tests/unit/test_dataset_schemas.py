@@ -135,6 +135,13 @@ EXPECTED.update(
             ("role_id", STR, False),
             ("boomi_id", STR, True),
         ],
+        "sub_accounts": [
+            ("sub_account_id", STR, False),
+            ("name", STR, True),
+            ("status", STR, True),
+            ("date_created", TS, True),
+            ("expiration_date", TS, True),
+        ],
     }
 )
 
@@ -175,3 +182,5 @@ def test_the_governance_tables_are_optional_additions() -> None:
     assert SYNCED_TABLES == CORE_TABLES + GOVERNANCE_TABLES
     assert set(TABLES) == {*SYNCED_TABLES, "grant_changes"}
     assert CORE_TABLES == ("users", "roles", "account_groups", "user_role_grants", "group_role_grants")
+    # Tables added later go last: the warehouse appends their row-count columns in this order.
+    assert list(TABLES)[-1] == "sub_accounts"

@@ -272,3 +272,31 @@ def test_audit_window_bounds_are_inclusive() -> None:
     assert window.contains(start) and window.contains(start + timedelta(days=90))
     assert not window.contains(start - timedelta(seconds=1))
     assert window.describe()["window_days"] == 90
+
+
+def test_sub_accounts_leave_out_the_account_itself_and_read_dates_in_utc() -> None:
+    rows = GovernanceRows()
+    own = "acme-Q7R2ZK"
+    assert rows.add_sub_account({"accountId": own, "name": "Acme"}, own) is None
+    assert rows.own_account_listed and rows.sub_accounts == {}
+    sub = {
+        "accountId": f"{own}-sub1",
+        "name": "EMEA",
+        "status": "trial",
+        "dateCreated": "2022-09-02T20:16:28Z",
+        "expirationDate": "2027-01-31T00:00:00+01:00",
+    }
+    assert rows.add_sub_account(sub, own) is None
+    assert rows.add_sub_account(sub, own) is None  # read again after a restart: one row
+    assert rows.sub_accounts == {
+        f"{own}-sub1": {
+            "sub_account_id": f"{own}-sub1",
+            "name": "EMEA",
+            "status": "trial",
+            "date_created": datetime(2022, 9, 2, 20, 16, 28, tzinfo=UTC),
+            "expiration_date": datetime(2027, 1, 30, 23, 0, tzinfo=UTC),
+        }
+    }
+    warning = rows.add_sub_account({"accountId": "other-ABCDEF", "dateCreated": "02/09/2022"}, own)
+    assert warning is not None and "dateCreated '02/09/2022'" in warning and "written as null" in warning
+    assert rows.sub_accounts["other-ABCDEF"]["date_created"] is None

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import SimulatorApiError
 from .filters import DEFAULT_DIALECT, FilterDialect, compile_query
-from .governance import GOVERNANCE_OBJECTS, GOVERNANCE_ROUTES, Governance
+from .governance import GOVERNANCE_ROUTES, Governance
 from .paging import CursorStore
 from .state import SimulatorState
 
@@ -161,7 +161,7 @@ class ApiRouter:
             answer = self._non_primary_groups(obj, op, target, raw_body)
             if answer is not None:
                 return answer
-        if obj in GOVERNANCE_OBJECTS:
+        if (obj, op) in GOVERNANCE_ROUTES:  # Account/query too (sub-accounts); GET Account is below
             return self.governance.handle(
                 obj,
                 op,

@@ -16,18 +16,19 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from .faults import FaultRule
-from .filters import FilterDialect
+from .filters import ACCOUNT_PROPERTY_CASES, FilterDialect
 from .governance import (
     AUDIT_LOG_MODES,
     DEFAULT_LOGIN_MARKER,
     ENVIRONMENT_MODES,
     FEDERATION_MODES,
     SSO_CONFIG_MODES,
+    SUB_ACCOUNT_MODES,
     GovernanceSettings,
     parse_login_marker,
 )
 from .paging import TOKEN_MODES as QUERY_TOKEN_MODES
-from .profiles import PROFILE_SETTINGS, PROFILES
+from .profiles import DEFAULT_SUB_ACCOUNTS, PROFILE_SETTINGS, PROFILES
 from .ratelimit import RATE_LIMITERS
 from .state import BUILTIN_ROLES_MODES, USER_ID_CASES
 
@@ -166,7 +167,11 @@ class SimulatorConfig:
     (``"listed"`` or ``"forbidden"``), ``sso_config_mode`` (``"enabled"``, ``"disabled"`` or
     ``"forbidden"``), ``audit_log_mode`` (``"listed"``, ``"forbidden"`` or ``"empty"``),
     ``login_marker`` (``"type/action/modifier"`` of simulated login records, default
-    ``"account/ON_ENTRY/SUCCESS"``) and ``environments_mode`` (``"listed"`` or ``"forbidden"``).
+    ``"account/ON_ENTRY/SUCCESS"``), ``environments_mode`` (``"listed"`` or ``"forbidden"``),
+    ``sub_accounts_mode`` (g.15, Account/query: ``"listed"``, ``"with_self"``, ``"self_only"``,
+    ``"empty"`` or ``"forbidden"``), ``sub_accounts`` (how many sub-accounts a primary account has,
+    default 3) and ``account_property_case`` (g.15: Account/query's filter properties spelt
+    ``"upper"`` as the schema, or ``"camel"`` as the examples; the other spelling is a 400).
 
     ``dialect`` names a preset of those switches (``DIALECTS``: ``"documented"``, ``"soap_pages"``,
     ``"strict"``). The preset, and after it the profile's own settings, fill every field still
@@ -251,6 +256,19 @@ class SimulatorConfig:
     environments_mode: str = setting(
         "listed", help="Environment and EnvironmentRole: listed, or 403", choices=ENVIRONMENT_MODES
     )
+    sub_accounts_mode: str = setting(
+        "listed",
+        help="g.15: Account/query lists the sub-accounts, with the account itself, only it, none, or 403",
+        choices=SUB_ACCOUNT_MODES,
+    )
+    sub_accounts: int = setting(
+        DEFAULT_SUB_ACCOUNTS, help="sub-accounts of a primary (partner) account", metavar="N"
+    )
+    account_property_case: str = setting(
+        "upper",
+        help="g.15: Account/query filter properties as the schema (ACCOUNTID) or the examples (accountId)",
+        choices=ACCOUNT_PROPERTY_CASES,
+    )
     dialect: str | None = setting(
         None, help="a preset of the §g switches", choices=tuple(DIALECTS), parse=str
     )
@@ -280,6 +298,8 @@ class SimulatorConfig:
             audit_log_mode=self.audit_log_mode,
             login_marker=self.login_marker,
             environments_mode=self.environments_mode,
+            sub_accounts_mode=self.sub_accounts_mode,
+            sub_accounts=self.sub_accounts,
         )
 
     def filter_dialect(self) -> FilterDialect:
@@ -290,6 +310,7 @@ class SimulatorConfig:
             user_id_case=self.user_id_case,
             filter_operators=self.filter_operators,
             user_id_or_filter=self.user_id_or_filter,
+            account_property_case=self.account_property_case,
         )
 
     @classmethod
@@ -331,6 +352,8 @@ class SimulatorConfig:
             "sso_config_mode": SSO_CONFIG_MODES,
             "audit_log_mode": AUDIT_LOG_MODES,
             "environments_mode": ENVIRONMENT_MODES,
+            "sub_accounts_mode": SUB_ACCOUNT_MODES,
+            "account_property_case": ACCOUNT_PROPERTY_CASES,
             "rate_limit_status": (503, 429),
         }
         for name, allowed in choices.items():
@@ -348,6 +371,7 @@ class SimulatorConfig:
                 f"query_token_ttl must be a positive number of seconds, not {self.query_token_ttl!r}"
             )
         parse_login_marker(self.login_marker)
+        self.governance_settings()  # checks the sub-account count (GovernanceSettings holds the rule)
         unknown = set(self.explicit) - set(self.defaults())
         if unknown:
             raise ValueError(f"explicit names unknown settings: {sorted(unknown)}")

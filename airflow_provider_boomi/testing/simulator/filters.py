@@ -29,8 +29,32 @@ QUERY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "Environment": ("name", "id", "classification"),
         "EnvironmentRole": ("environmentId", "roleId"),
     },
+    # The sub-accounts (governance.py): upper case in the schema's enum, unlike every other object.
+    "Account": (
+        "ACCOUNTID",
+        "DATECREATED",
+        "EXPIRATIONDATE",
+        "NAME",
+        "STATUS",
+        "WIDGETACCOUNT",
+        "OVERDEPLOYED",
+    ),
 }
 """The properties each object may be filtered on, as Boomi documents them."""
+
+ACCOUNT_FIELDS: dict[str, str] = {
+    "ACCOUNTID": "accountId",
+    "DATECREATED": "dateCreated",
+    "EXPIRATIONDATE": "expirationDate",
+    "NAME": "name",
+    "STATUS": "status",
+    "WIDGETACCOUNT": "widgetAccount",
+    "OVERDEPLOYED": "overDeployed",
+}
+"""The Account field each upper-case filter property of the schema names."""
+ACCOUNT_PROPERTY_CASES = ("upper", "camel")
+"""How Account/query spells its filter properties (g.15): ``upper`` as the schema's enum
+(``ACCOUNTID``), ``camel`` as the documentation's examples (``accountId``, ``status``)."""
 
 ARITY: dict[str, int] = {
     "EQUALS": 1,
@@ -67,7 +91,14 @@ SCHEMA_OPERATORS: dict[str, tuple[str, ...]] = {
     "AccountGroup": _SCHEMA_SIMPLE_OPERATORS,
     "AccountGroupUserRole": _SCHEMA_SIMPLE_OPERATORS,
     **dict.fromkeys(
-        ("AccountUserFederation", "AccountGroupAccount", "AuditLog", "Environment", "EnvironmentRole"),
+        (
+            "AccountUserFederation",
+            "AccountGroupAccount",
+            "AuditLog",
+            "Environment",
+            "EnvironmentRole",
+            "Account",
+        ),
         _SCHEMA_SIMPLE_OPERATORS,
     ),
 }
@@ -85,6 +116,7 @@ SCHEMA_PROPERTIES: dict[str, tuple[str, ...]] = {
             "AuditLog",
             "Environment",
             "EnvironmentRole",
+            "Account",
         )
     },
 }
@@ -96,16 +128,18 @@ ROLE_EQUALS_ONLY_OPERATORS: dict[str, tuple[str, ...]] = {**SCHEMA_OPERATORS, "R
 
 @dataclass(frozen=True)
 class FilterDialect:
-    """The open questions of Boomi's filter grammar (§g.1, §g.4, §g.9), one answer each.
+    """The open questions of Boomi's filter grammar (§g.1, §g.4, §g.9, g.15), one answer each.
 
     The defaults are the simulator's historical behaviour: ``roleId`` honoured, ``userId`` matched
-    without case, every operator of ``ARITY`` accepted on the documented properties.
+    without case, every operator of ``ARITY`` accepted on the documented properties, Account's
+    properties spelt as the schema spells them (``account_property_case``, g.15).
     """
 
     role_id_filter: str = "honoured"
     user_id_case: str = "insensitive"
     filter_operators: str = "lenient"
     user_id_or_filter: str = "honoured"
+    account_property_case: str = "upper"
 
     def operators(self, object_type: str) -> tuple[str, ...]:
         """The simple operators ``object_type`` accepts."""
@@ -117,6 +151,8 @@ class FilterDialect:
 
     def properties(self, object_type: str) -> tuple[str, ...]:
         """The properties ``object_type`` may be filtered on."""
+        if object_type == "Account" and self.account_property_case == "camel":
+            return tuple(ACCOUNT_FIELDS.values())
         if self.filter_operators == "lenient":
             return QUERY_PROPERTIES.get(object_type, ())
         return SCHEMA_PROPERTIES.get(object_type, ())
@@ -382,7 +418,9 @@ def _compile_simple(
     args = [_as_text(a).lower() if fold else _as_text(a) for a in raw_args]
     # LIKE ignores case on every property, except userId when user ids are case-sensitive.
     like_ignores_case = fold or prop not in CASE_INSENSITIVE_PROPERTIES
-    return _operator_predicate(operator, prop, args, fold, like_ignores_case)
+    # Account's upper-case properties name camel-case fields of its objects.
+    field = ACCOUNT_FIELDS.get(prop, prop) if object_type == "Account" else prop
+    return _operator_predicate(operator, field, args, fold, like_ignores_case)
 
 
 def _operator_predicate(

@@ -1,11 +1,12 @@
 """The objects an access review wants beyond roles and grants: federation ids, SSO settings, the
-audit log, account-group coverage and environments.
+audit log, account-group coverage, environments and a partner's sub-accounts.
 
 Their data is generated from the account's state (its users, groups and roles) when first asked
 for, seeded like the profiles, with times counted back from when the simulator was built: a sync
 reading "the last 90 days" finds the same users dormant whatever day the tests run. The answers
 are shaped as Boomi's OpenAPI description types them (``AccountUserFederation``,
-``AccountSSOConfig``, ``AccountGroupAccount``, ``AuditLog``, ``Environment``, ``EnvironmentRole``).
+``AccountSSOConfig``, ``AccountGroupAccount``, ``AuditLog``, ``Environment``, ``EnvironmentRole``,
+and ``Account`` for Account/query).
 
 Switches (``SimulatorConfig``) for what Boomi leaves open:
 
@@ -16,6 +17,10 @@ Switches (``SimulatorConfig``) for what Boomi leaves open:
   answered with every record, as a server ignoring the filter would).
 * ``login_marker``: ``"type/action/modifier"`` of the records written for logins.
 * ``environments_mode``: ``"listed"`` or ``"forbidden"``.
+* ``sub_accounts_mode`` (g.15), what Account/query answers: ``"listed"`` (the sub-accounts of a
+  primary account, ``profiles.sub_accounts``; none on a non-primary one), ``"with_self"`` (the
+  account itself, then its sub-accounts), ``"self_only"`` (only the account itself), ``"empty"``
+  (no account) or ``"forbidden"`` (403). ``sub_accounts`` sets how many a primary account has.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 from .errors import SimulatorApiError
 from .filters import FilterDialect, compile_query
 from .paging import CursorStore
+from .profiles import DEFAULT_SUB_ACCOUNTS, sub_accounts
 from .state import ADMINISTRATOR_ID, PRODUCTION_SUPPORT_ID, SimulatorState, conceptual_id
 
 FORBIDDEN = "Access denied due to insufficient permissions."
@@ -47,14 +53,16 @@ GOVERNANCE_OBJECTS = (
 
 GOVERNANCE_ROUTES = frozenset(
     {(obj, op) for obj in GOVERNANCE_OBJECTS if obj != "AccountSSOConfig" for op in ("query", "queryMore")}
-    | {("AccountSSOConfig", "get")}
+    | {("AccountSSOConfig", "get"), ("Account", "query"), ("Account", "queryMore")}
 )
-"""(object type, operation) pairs served: queries of five objects, a GET of the SSO settings."""
+"""(object type, operation) pairs served: queries of five objects and of the sub-accounts
+(Account/query; ``GET Account/{id}`` is the state's), a GET of the SSO settings."""
 
 FEDERATION_MODES = ("listed", "forbidden")
 SSO_CONFIG_MODES = ("enabled", "disabled", "forbidden")
 AUDIT_LOG_MODES = ("listed", "forbidden", "empty", "unfiltered")
 ENVIRONMENT_MODES = ("listed", "forbidden")
+SUB_ACCOUNT_MODES = ("listed", "with_self", "self_only", "empty", "forbidden")
 DEFAULT_LOGIN_MARKER = "account/ON_ENTRY/SUCCESS"
 """What the reference's audit of a real account suggests marks a login (``type/action/modifier``)."""
 
@@ -89,6 +97,8 @@ class GovernanceSettings:
     audit_log_mode: str = "listed"
     login_marker: str = DEFAULT_LOGIN_MARKER
     environments_mode: str = "listed"
+    sub_accounts_mode: str = "listed"
+    sub_accounts: int = DEFAULT_SUB_ACCOUNTS
 
     def __post_init__(self) -> None:
         for name, allowed in (
@@ -96,10 +106,14 @@ class GovernanceSettings:
             ("sso_config_mode", SSO_CONFIG_MODES),
             ("audit_log_mode", AUDIT_LOG_MODES),
             ("environments_mode", ENVIRONMENT_MODES),
+            ("sub_accounts_mode", SUB_ACCOUNT_MODES),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, not {getattr(self, name)!r}")
         parse_login_marker(self.login_marker)
+        count = self.sub_accounts
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError(f"sub_accounts must be a whole number >= 0, not {count!r}")
 
 
 class Governance:
@@ -173,6 +187,12 @@ class Governance:
             "AccountUserFederation": self._federation(users),
             "AccountGroupAccount": self._group_accounts(),
             "AuditLog": self._audit_log(rng, users),
+            # A partner's sub-accounts; an account that is no primary account created none.
+            "Account": sub_accounts(
+                self.state.account_id, self.state.account_name, self.settings.sub_accounts
+            )
+            if self.state.primary
+            else [],
             **self._environments(rng),
         }
 
@@ -349,7 +369,14 @@ class Governance:
             "AuditLog": settings.audit_log_mode == "forbidden",
             "Environment": settings.environments_mode == "forbidden",
             "EnvironmentRole": settings.environments_mode == "forbidden",
+            "Account": settings.sub_accounts_mode == "forbidden",
         }.get(object_type, False)
+
+    def listed_accounts(self) -> list[dict[str, Any]]:
+        """What Account/query lists before its filter, as ``sub_accounts_mode`` says."""
+        mode = self.settings.sub_accounts_mode
+        own = [self.state.account()] if mode in ("with_self", "self_only") else []
+        return own + (self.rows("Account") if mode in ("listed", "with_self") else [])
 
     def handle(
         self,
@@ -372,7 +399,7 @@ class Governance:
         if operation == "queryMore":
             return cursors.next_page(object_type, decode_token(raw_body))
         compiled = compile_query(decode_json(raw_body), object_type, filters)
-        rows = self.rows(object_type)
+        rows = self.listed_accounts() if object_type == "Account" else self.rows(object_type)
         if not (object_type == "AuditLog" and self.settings.audit_log_mode == "unfiltered"):
             rows = [r for r in rows if compiled.matches(r)]
         return cursors.first_page(object_type, rows)

@@ -1,9 +1,11 @@
 """Seeded synthetic accounts ("profiles"). The seed changes names and ids, never sizes.
 
 Profiles: ``demo`` (small, readable), ``large`` (10,000 users), ``non_primary`` (demo without
-account groups), ``empty`` (built-in roles and the API user only) and ``skewed`` (5,000 users with
-long-tailed role and group sizes). Every profile except ``empty`` carries the edge cases listed in
-``EDGE_USERS`` and the non-canonical role.
+account groups or sub-accounts), ``empty`` (built-in roles and the API user only) and ``skewed``
+(5,000 users with long-tailed role and group sizes). Primary accounts are partners: they have
+sub-accounts (``sub_accounts``, three unless the ``sub_accounts`` setting says otherwise). Every
+profile except ``empty`` carries the edge cases listed in ``EDGE_USERS`` and the non-canonical
+role.
 """
 
 from __future__ import annotations
@@ -426,6 +428,48 @@ def foreign_rows(state: SimulatorState, seed: int = 0) -> None:
     for i, user_id in enumerate(members[::3]):
         for sub in range(1 + i % 2):
             state.add_foreign_user_role(f"{state.account_id}-sub{sub + 1}", user_id, rng.choice(builtins))
+
+
+# --------------------------------------------------------------------------- sub-accounts
+
+SUB_ACCOUNT_TEMPLATES: tuple[tuple[str, str, str, str | None], ...] = (
+    ("EMEA Customer", "active", "2022-05-10T09:00:00Z", None),
+    ("Partner Trial", "trial", "2025-11-03T14:30:00Z", "2027-01-31T00:00:00Z"),
+    ("Retired Customer", "deleted", "2021-08-19T08:15:00Z", "2024-12-31T00:00:00Z"),
+)
+"""(name, status, dateCreated, expirationDate) of a partner's sub-accounts, in order; beyond
+these they repeat with a number. The first two are the sub-accounts the account groups cover
+(``governance.py``); the third, deleted, is covered by none."""
+DEFAULT_SUB_ACCOUNTS = len(SUB_ACCOUNT_TEMPLATES)
+
+
+def sub_accounts(
+    account_id: str, account_name: str, count: int = DEFAULT_SUB_ACCOUNTS
+) -> list[dict[str, Any]]:
+    """The Account objects of a primary (partner) account's ``count`` sub-accounts, ids
+    ``<account_id>-sub1``, ``-sub2``... (the ids the account-group coverage and §g.5's rows of
+    sibling accounts use), shaped as Boomi's ``Account`` schema types them."""
+    accounts = []
+    for i in range(count):
+        name, status, created, expires = SUB_ACCOUNT_TEMPLATES[i % len(SUB_ACCOUNT_TEMPLATES)]
+        if i >= len(SUB_ACCOUNT_TEMPLATES):
+            name = f"{name} {i + 1}"
+        account: dict[str, Any] = {
+            "@type": "Account",
+            "accountId": f"{account_id}-sub{i + 1}",
+            "name": f"{account_name} {name}",
+            "status": status,
+            "dateCreated": created,
+            "widgetAccount": False,
+            "supportAccess": True,
+            "supportLevel": "standard",
+            "overDeployed": False,
+            "suggestionsEnabled": False,
+        }
+        if expires is not None:
+            account["expirationDate"] = expires
+        accounts.append(account)
+    return accounts
 
 
 _BUILTIN_IDS = frozenset(r[0] for r in BUILTIN_ROLES)
