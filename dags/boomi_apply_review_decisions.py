@@ -78,6 +78,11 @@ BOOMI_SNAPSHOT = Asset(name="boomi_access_snapshot")
         "warehouse_conn_id": Param("", type="string", description="common-sql connection; empty = DuckDB"),
         "warehouse_schema": Param("", type="string", description="Target schema; empty = the default"),
         "max_changes": Param(25, type="integer", minimum=1, description="Largest batch accepted"),
+        "allow_user_removal": Param(
+            False,
+            type="boolean",
+            description="Apply remove_user decisions (offboard: every role in this account); off: refused",
+        ),
         "attestation_conn_id": Param(
             "",
             type="string",
@@ -106,6 +111,7 @@ def boomi_apply_review_decisions() -> None:
         "pool": boomi_pool("boomi_default"),
         "ledger_path": "{{ params.ledger_path }}",
         "max_changes": "{{ params.max_changes }}",
+        "allow_user_removal": "{{ params.allow_user_removal }}",
     }
     changes = validate.output  # every operator below takes its "changes"
     plan = BoomiApplyAccessChangesOperator(task_id="plan", changes=changes, dry_run=True, **common)

@@ -23,11 +23,13 @@ __all__ = [
     "ASSIGN_ROLE",
     "FAILED",
     "GROUP_ACTIONS",
+    "OFFBOARD_USER",
     "OUTCOMES",
     "PLANNED",
     "REFUSED",
     "REMOVE_GROUP_ROLE",
     "REVOKE_ROLE",
+    "USER_ACTIONS",
     "USER_NOT_FOUND",
     "AccessChange",
     "ChangeResult",
@@ -39,10 +41,15 @@ ASSIGN_ROLE: Final = "assign_role"
 REVOKE_ROLE: Final = "revoke_role"
 ADD_GROUP_ROLE: Final = "add_group_role"
 REMOVE_GROUP_ROLE: Final = "remove_group_role"
-ACTIONS: Final[tuple[str, ...]] = (ASSIGN_ROLE, REVOKE_ROLE, ADD_GROUP_ROLE, REMOVE_GROUP_ROLE)
+OFFBOARD_USER: Final = "offboard_user"
+"""Remove a user from the account: every global role (Standard User included) and every role in
+the account's groups. Refused unless removals are allowed explicitly (``allow_user_removal``)."""
+ACTIONS: Final[tuple[str, ...]] = (ASSIGN_ROLE, REVOKE_ROLE, ADD_GROUP_ROLE, REMOVE_GROUP_ROLE, OFFBOARD_USER)
 """Every action name a change may carry."""
 GROUP_ACTIONS: Final[frozenset[str]] = frozenset({ADD_GROUP_ROLE, REMOVE_GROUP_ROLE})
 """Actions that need an account group."""
+USER_ACTIONS: Final[frozenset[str]] = frozenset({OFFBOARD_USER})
+"""Actions about the whole user: they name no role and no account group."""
 
 APPLIED: Final = "applied"
 ALREADY_SATISFIED: Final = "already_satisfied"
@@ -62,7 +69,8 @@ class AccessChange:
 
     :param action: one of :data:`ACTIONS`.
     :param user_id: the Boomi user id, which is the user's email.
-    :param role: the role's id or its name (ids win when a string is both).
+    :param role: the role's id or its name (ids win when a string is both); empty for the
+        actions of :data:`USER_ACTIONS`, which are about every role of the user.
     :param account_group: the account group's id or name; required for group actions.
     :param first_name: passed to Boomi when the assignment invites a new user.
     :param last_name: passed to Boomi when the assignment invites a new user.
@@ -74,7 +82,7 @@ class AccessChange:
 
     action: str
     user_id: str
-    role: str
+    role: str = ""
     account_group: str | None = None
     first_name: str | None = None
     last_name: str | None = None
@@ -84,14 +92,22 @@ class AccessChange:
     account_group_is_id: bool = False
 
     def describe(self) -> str:
-        """A short human description used in messages, e.g. ``revoke_role Auditor from a@b.c``."""
+        """A short human description used in messages, e.g. ``revoke_role 'Auditor' for a@b.c``."""
+        if self.action in USER_ACTIONS:
+            return f"{self.action} {self.user_id}"
         where = f" in group {self.account_group}" if self.account_group else ""
         return f"{self.action} {self.role!r} for {self.user_id}{where}"
 
 
 @dataclass(frozen=True)
 class ChangeResult:
-    """How one change ended, with everything the ledger records about it."""
+    """How one change ended, with everything the ledger records about it.
+
+    An ``offboard_user`` result is the offboarding's summary; ``grants`` holds one result per
+    grant it deleted (or planned to delete), each recorded in the ledger as a row of its own
+    (``revoke_role`` or ``remove_group_role``), and ``sub_accounts`` the accounts other than this
+    one that the user reached through the account groups, which the offboarding does not change.
+    """
 
     action_id: str
     action: str
@@ -108,6 +124,8 @@ class ChangeResult:
     error: str | None = None
     verification: str | None = None
     reason: str | None = None
+    grants: tuple[ChangeResult, ...] = ()
+    sub_accounts: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -115,8 +133,12 @@ class ChangeResult:
         return self.outcome not in (FAILED, REFUSED, USER_NOT_FOUND)
 
     def summary(self) -> dict[str, Any]:
-        """The small, secret-free dict the operators put in XCom."""
-        return {
+        """The small, secret-free dict the operators put in XCom.
+
+        An offboarding's also has ``grants`` (the summary of each grant it deleted or planned
+        to delete) and ``sub_accounts``.
+        """
+        summary: dict[str, Any] = {
             "action": self.action,
             "user_id": self.user_id,
             "role_id": self.role_id,
@@ -125,6 +147,10 @@ class ChangeResult:
             "side_effects": list(self.side_effects),
             "error": self.error,
         }
+        if self.action in USER_ACTIONS:
+            summary["grants"] = [grant.summary() for grant in self.grants]
+            summary["sub_accounts"] = list(self.sub_accounts)
+        return summary
 
 
 # --- loading changes from records and files ----------------------------------------------------
@@ -156,10 +182,10 @@ def _flag(value: object, default: bool, *, where: str) -> bool:
 def changes_from_records(records: Iterable[Mapping[str, Any]]) -> list[AccessChange]:
     """Build changes from dicts (keys as in the change files; unknown keys are ignored).
 
-    Keys: ``action``, ``user_id``, ``role`` (id or name) or ``role_id``, ``account_group``
-    (id or name) or ``account_group_id``, ``first_name``, ``last_name``, ``notify_user``,
-    ``reason``. Values are not validated here beyond their shape; the provisioner validates
-    every change before making any call.
+    Keys: ``action``, ``user_id``, ``role`` (id or name) or ``role_id`` (none for
+    ``offboard_user``), ``account_group`` (id or name) or ``account_group_id``, ``first_name``,
+    ``last_name``, ``notify_user``, ``reason``. Values are not validated here beyond their
+    shape; the provisioner validates every change before making any call.
 
     :raises ValueError: a record is not a mapping, or a field has an unusable type.
     """

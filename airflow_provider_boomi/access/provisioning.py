@@ -49,6 +49,10 @@ When the batched read is trusted, and when a user is read again alone, just befo
   next change starts only after the previous one is settled.
 
 :class:`CallCounts` (:attr:`Provisioner.calls`) counts every call by the reason for it.
+
+**Offboarding** (``offboard_user``) is the one action that deletes Standard User and so removes
+the user from the account; :meth:`Provisioner._offboard` describes its guards and its order.
+It reads the user alone, never from a batched read.
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
 from airflow_provider_boomi.access.catalog import RoleSource
@@ -70,6 +74,7 @@ from airflow_provider_boomi.access.changes import (
     ASSIGN_ROLE,
     FAILED,
     GROUP_ACTIONS,
+    OFFBOARD_USER,
     PLANNED,
     REFUSED,
     REMOVE_GROUP_ROLE,
@@ -147,6 +152,9 @@ _Row = TypeVar("_Row")
 # The verification of a change whose write may still take effect: the user's later changes in
 # the batch are skipped.
 _UNSETTLED = "unsettled: the write may still take effect"
+_OFFBOARDING_PASSES = 5
+"""Passes of an offboarding over the user's rows: the planned deletes, Standard User, the read
+that finds nothing left, and two more for rows another run adds meanwhile."""
 
 
 class ResolutionError(LookupError):
@@ -185,6 +193,10 @@ class ProvisioningOptions:
     :param allow_standard_user_revoke: allow revoking Standard User (refused by default: it is
         the floor that keeps a user in the account whatever else runs at once; even with this
         set, revoking it as the user's last role is refused).
+    :param allow_user_removal: allow ``offboard_user`` changes, which remove a user from the
+        account (every global role, Standard User included, and every role in the account's
+        groups). Refused by default, dry runs included, so that a plan an approver sees is the
+        plan that runs.
     :param max_workers: users whose changes are applied concurrently. Every request still goes
         through the account's one rate limiter, so this only fills the limit (rate x latency
         requests in flight); changes to one user always run in order, on one thread.
@@ -201,6 +213,7 @@ class ProvisioningOptions:
     user_id_matching: Literal["detect", "insensitive", "sensitive"] = "detect"
     allow_own_user: bool = False
     allow_standard_user_revoke: bool = False
+    allow_user_removal: bool = False
 
     def __post_init__(self) -> None:
         if (
@@ -299,6 +312,32 @@ class _Pending:
     exact: bool
     holds: Callable[[Sequence[AccountUserRole]], tuple[bool, str | None]]
     note: str
+
+
+@dataclass(frozen=True)
+class _Removal:
+    """One row an offboarding deletes: a global role row (``group_id`` ``None``) or a group role row."""
+
+    row_id: str
+    role_id: str | None
+    group_id: str | None
+
+    @classmethod
+    def of(cls, row: AccountUserRole | AccountGroupUserRole) -> _Removal:
+        group_id = row.account_group_id if isinstance(row, AccountGroupUserRole) else None
+        return cls(str(row.id), row.role_id, group_id)
+
+    def holds(self, role_id: str) -> bool:
+        """Whether this is a global row of ``role_id``."""
+        return self.group_id is None and _same_id(self.role_id, role_id)
+
+    def describe(
+        self, role_name: Callable[[str | None], str | None], group_name: Callable[[str | None], str | None]
+    ) -> str:
+        role = role_name(self.role_id) or self.role_id
+        if self.group_id is None:
+            return f"{role} (global)"
+        return f"{role} in group {group_name(self.group_id) or self.group_id}"
 
 
 class _StateChanged(Exception):
@@ -667,6 +706,8 @@ class Provisioner:
         draft = _Draft(change, self.options.dry_run)
         if not self.options.provisioning_enabled and not self.options.dry_run:
             return draft.unresolved().finish(REFUSED, error=_DISABLED_MESSAGE)
+        if change.action == OFFBOARD_USER:
+            return self._offboard(draft)
         try:
             role = self.resolve_role(change.role, is_id=change.role_is_id)
             draft.role_id, draft.role_name = role.role_id, role.name
@@ -1375,6 +1416,504 @@ class Provisioner:
         except BoomiError as exc:
             return self._after_error(draft, exc, check, "the group role row's removal")
         return self._verify(draft, check, "read back: group role row absent")
+
+    # --- offboarding ------------------------------------------------------------------------------
+
+    def _offboard(self, draft: _Draft) -> ChangeResult:
+        """Remove a user from the account: every global role row and every group role row.
+
+        Guards, in order, each a ``refused`` result before any write: ``allow_user_removal``
+        (dry runs too); the connection's own user (always, whatever ``allow_own_user`` says:
+        the integration would lose the access every later call needs, the verification of this
+        offboarding included); two stored spellings of the user (§g.4); a held role whose id is
+        not a canonical UUID (the API cannot delete it, so the user could only be half removed);
+        the account's last administrator (the check of :meth:`_last_administrator_refusal`,
+        read at the moment of the decision). A user Boomi holds under no spelling ends
+        ``user_not_found``.
+
+        Order. The user's rows are read alone: global role rows (``accountId`` and ``userId``),
+        and group role rows (``userId``, kept only in this account's groups); every row is
+        checked against what was asked. When the user lacks Standard User it is assigned first
+        (without email). Then every row but Standard User is deleted, the rows are read again,
+        and only when nothing else is left is Standard User deleted, and the rows read once
+        more. Standard User, held until the last delete, is what keeps a revoke running at the
+        same time in another process from putting the user back: a revoke assigns it only when
+        it reads it missing, and by then this offboarding has deleted everything. Rows that
+        appear meanwhile are deleted on the next pass (at most :data:`_OFFBOARDING_PASSES`
+        passes); a row still present right after its delete stops the offboarding, which then
+        ends ``failed`` naming what is left (Standard User kept, so the user stays visibly in
+        the account).
+
+        Ledger: one row per delete (``revoke_role`` or ``remove_group_role``, outcome decided by
+        the read that follows it), then this summary row; all carry the change's reason. The
+        accounts other than this one that the user's groups cover are reported
+        (``sub_accounts``), never changed.
+        """
+        change = draft.change
+        account = self._client.config.account_id
+        if not self.options.allow_user_removal:
+            return draft.finish(
+                REFUSED,
+                error=(
+                    f"offboard_user removes {change.user_id} from account {account} (every global role, "
+                    "Standard User included, and every role in its account groups) and needs an explicit "
+                    "allowance: set allow_user_removal=True on the operator (ProvisioningOptions in a "
+                    "script) if removing this user is intended"
+                ),
+            )
+        if _same_user(change.user_id, self._client.config.email):
+            return draft.finish(
+                REFUSED,
+                error=(
+                    f"{change.user_id} is the connection's own user: offboarding it would remove the access "
+                    "this integration runs on (the verification of this offboarding and every later call "
+                    "would fail, and nothing here could repair it), so it is refused even with "
+                    "allow_own_user. Remove the user in Boomi's UI, signed in as another administrator"
+                ),
+            )
+        exact = self.user_id_matching() == "sensitive"
+        try:
+            spelling, rows, group_rows = self._offboarding_rows(change.user_id)
+        except AmbiguousUserError as exc:
+            return draft.finish(REFUSED, error=str(exc))
+        except BoomiError as exc:
+            return draft.finish(FAILED, error=f"reading the user's roles failed, nothing was removed: {exc}")
+        if not rows and not group_rows:
+            draft.state_before = "user not found"
+            return draft.finish(
+                USER_NOT_FOUND,
+                error=(
+                    f"Boomi holds no role of user {change.user_id!r} in account {account} or its account "
+                    "groups under any spelling it matches: nothing was removed. Check the user id (a user "
+                    "offboarded earlier reads the same way: the ledger has that offboarding)"
+                ),
+                verification="no row of this user; no call made",
+            )
+        draft.state_before = f"present: {len(rows)} global role(s), {len(group_rows)} group role(s)"
+        if spelling != change.user_id:
+            draft.side_effects.append(f"user resolved to Boomi's spelling {spelling}")
+        try:
+            held = {row.role_id: self._held_role(row.role_id) for row in rows if row.role_id}
+            role_ids = [r.role_id for r in rows] + [r.role_id for r in group_rows]
+            excluded = sorted(
+                {
+                    self._held_role(role_id).name or role_id
+                    for role_id in role_ids
+                    if role_id and not is_assignable_role_id(role_id)
+                }
+            )
+            if excluded:
+                return draft.finish(
+                    REFUSED,
+                    error=(
+                        f"{spelling} holds role(s) {', '.join(map(repr, excluded))} whose id is not a "
+                        "canonical UUID: Boomi's API cannot remove them, so the offboarding would leave the "
+                        "user half removed. Remove those roles in Boomi's UI, then offboard the user"
+                    ),
+                )
+            administrative = next(
+                (
+                    role
+                    for role in held.values()
+                    if role.effective_privileges is None or _ADMIN_PRIVILEGE in role.effective_privileges
+                ),
+                None,
+            )
+            if administrative is not None:
+                refusal = self._last_administrator_refusal(spelling, administrative)
+                if refusal is not None:
+                    return draft.finish(REFUSED, error=refusal)
+            sub_accounts, unknown_coverage = self._sub_accounts({r.account_group_id for r in group_rows})
+        except BoomiError as exc:
+            return draft.finish(
+                FAILED, error=f"reading roles or account groups failed, nothing was removed: {exc}"
+            )
+        draft.side_effects.extend(self._coverage_notes(group_rows, sub_accounts, unknown_coverage))
+        try:
+            standard: RoleInfo | None = self._standard_user()
+        except ResolutionError:
+            standard = None  # nothing to keep first; the deletes do not need it
+        lacks_standard = standard is not None and bool(rows) and _find(rows, standard.role_id) is None
+        planned = [_Removal.of(r) for r in group_rows] + [_Removal.of(r) for r in rows]
+        if draft.dry_run:
+            if lacks_standard:
+                assert standard is not None
+                draft.side_effects.append(
+                    f"would assign {STANDARD_USER_ROLE_NAME} ({standard.role_id}) without email first and "
+                    "delete it last"
+                )
+            grants = [
+                self._removal_result(draft, r, PLANNED, verification="dry run: nothing sent") for r in planned
+            ]
+            return self._offboarding_result(
+                draft, grants, sub_accounts, PLANNED, verification="dry run: nothing sent"
+            )
+        if lacks_standard:
+            assert standard is not None
+            failure = self._keep_user_in_account(draft, spelling, standard)
+            if failure is not None:
+                return replace(
+                    failure,
+                    error=f"offboarding stopped before any delete: {failure.error}",
+                    sub_accounts=tuple(sub_accounts),
+                )
+            draft.side_effects.append(
+                f"assigned {STANDARD_USER_ROLE_NAME} ({standard.role_id}) without email first: it is deleted "
+                "last, so a revoke running at the same time (which assigns it only when missing) cannot put "
+                "the user back after the offboarding"
+            )
+        return self._remove_rows(
+            draft, spelling, exact, planned, standard, sub_accounts, assigned_standard=lacks_standard
+        )
+
+    def _remove_rows(
+        self,
+        draft: _Draft,
+        spelling: str,
+        exact: bool,
+        present: list[_Removal],
+        standard: RoleInfo | None,
+        sub_accounts: list[str],
+        *,
+        assigned_standard: bool,
+    ) -> ChangeResult:
+        """The passes of an offboarding (see :meth:`_offboard`): delete, read, until no row is left."""
+        grants: list[ChangeResult] = []
+        expected = {r.row_id for r in present}
+        deleted: set[str] = set()  # row ids deleted (and read back absent) by an earlier pass
+        appeared: list[str] = []
+        unsettled = False
+        for number in range(_OFFBOARDING_PASSES):
+            if not present:
+                return self._offboarding_result(
+                    draft,
+                    grants,
+                    sub_accounts,
+                    APPLIED,
+                    verification=(
+                        f"read back: no global role and no group role of the user left in account "
+                        f"{self._client.config.account_id} and its account groups"
+                    ),
+                    appeared=appeared,
+                )
+            if number:
+                # Rows no read of this offboarding showed before, or back after their delete: another
+                # run added them. (Standard User this offboarding assigned first is expected.)
+                appeared += [
+                    r.describe(self._role_name, self._group_name)
+                    for r in present
+                    if r.row_id in deleted
+                    or (
+                        r.row_id not in expected
+                        and not (assigned_standard and standard is not None and r.holds(standard.role_id))
+                    )
+                ]
+                expected.update(r.row_id for r in present)
+            # Standard User goes last, only once a read shows nothing else left (see _offboard).
+            others = [r for r in present if standard is None or not r.holds(standard.role_id)]
+            batch = others or present
+            attempts = [(removal, self._delete_removal(removal)) for removal in batch]
+            try:
+                after = self._offboarding_read(spelling, exact)
+            except BoomiError as exc:
+                for removal, error in attempts:
+                    grants.append(self._decided_removal(draft, removal, error, still_present=None))
+                unsettled = unsettled or any(
+                    error is not None and not isinstance(error, _DEFINITE) for _, error in attempts
+                )
+                return self._offboarding_result(
+                    draft,
+                    grants,
+                    sub_accounts,
+                    FAILED,
+                    error=(
+                        f"reading the user's rows back failed ({exc}): what was deleted is in the ledger; "
+                        "check the user in Boomi, then offboard again (it re-reads everything first)"
+                    ),
+                    verification=_UNSETTLED if unsettled else "not verified: reading back failed",
+                    appeared=appeared,
+                )
+            left_ids = {r.row_id for r in after}
+            for removal, error in attempts:
+                result = self._decided_removal(
+                    draft, removal, error, still_present=removal.row_id in left_ids
+                )
+                grants.append(result)
+                unsettled = unsettled or result.verification == _UNSETTLED
+                if result.ok:
+                    deleted.add(removal.row_id)
+            stuck = [removal for removal, _ in attempts if removal.row_id in left_ids]
+            if stuck:
+                return self._offboarding_result(
+                    draft,
+                    grants,
+                    sub_accounts,
+                    FAILED,
+                    error=(
+                        f"{len(stuck)} delete(s) did not take effect, so the offboarding stopped"
+                        + (f" before deleting {STANDARD_USER_ROLE_NAME}" if others else "")
+                        + f"; left: {self._left(after)}. Retry the offboarding (it re-reads everything first)"
+                    ),
+                    verification=_UNSETTLED if unsettled else f"read back: {len(after)} row(s) left",
+                    appeared=appeared,
+                )
+            present = after
+        return self._offboarding_result(
+            draft,
+            grants,
+            sub_accounts,
+            FAILED,
+            error=(
+                "the user's roles kept changing while they were removed (another run is changing this "
+                f"user): after {_OFFBOARDING_PASSES} passes, left: {self._left(present)}. Stop the other "
+                "run, then offboard again"
+            ),
+            verification=f"read back: {len(present)} row(s) left",
+            appeared=appeared,
+        )
+
+    def _offboarding_rows(self, typed: str) -> tuple[str, list[AccountUserRole], list[AccountGroupUserRole]]:
+        """Boomi's spelling of the user, their global role rows here and their group role rows in
+        this account's groups, read for this user alone.
+
+        :raises AmbiguousUserError: Boomi holds the user id under more than one spelling.
+        """
+        if self.user_id_matching() == "sensitive":
+            key = typed.strip().lower()
+            spellings = set(self._account_spellings().get(key, ())) | set(
+                self._group_directory().get(key, ())
+            )
+            _refuse_ambiguous(typed, spellings)
+            spelling = next(iter(spellings), typed)
+            return (
+                spelling,
+                self._user_rows(spelling, exact=True, kind="single_reads"),
+                self._user_group_rows(spelling, exact=True),
+            )
+        rows = self._user_rows(typed, exact=False, kind="single_reads")
+        group_rows = self._user_group_rows(typed, exact=False)
+        spellings = {r.user_id for r in rows if r.user_id} | {r.user_id for r in group_rows if r.user_id}
+        _refuse_ambiguous(typed, spellings)
+        return next(iter(spellings), typed), rows, group_rows
+
+    def _offboarding_read(self, spelling: str, exact: bool) -> list[_Removal]:
+        """Every row of the user left in this account and its groups, read now (safety reads)."""
+        rows = self._user_rows(spelling, exact=exact, kind="safety_reads")
+        group_rows = self._user_group_rows(spelling, exact=exact, kind="safety_reads")
+        return [_Removal.of(r) for r in group_rows] + [_Removal.of(r) for r in rows]
+
+    def _user_group_rows(
+        self, user_id: str, *, exact: bool, kind: str = "single_reads"
+    ) -> list[AccountGroupUserRole]:
+        """The user's group role rows in this account's groups: one ``userId`` query, each row
+        checked client-side (the object has no accountId, so the groups scope it)."""
+        groups = {g.lower() for g in self._group_ids()}
+        if not groups:
+            return []
+        query = QueryFilter.equals("userId", user_id)
+        rows = self._counted(self._client.query_account_group_user_roles(query), kind)
+        return [
+            r
+            for r in rows
+            if r.id
+            and (r.account_group_id or "").lower() in groups
+            and (r.user_id == user_id if exact else _same_user(r.user_id, user_id))
+        ]
+
+    def _held_role(self, role_id: str) -> RoleInfo:
+        """The role of a held row: from the catalog, else ``GET Role/{id}``, else a role whose
+        name and privileges are unknown (which the last-administrator check counts as
+        administrative)."""
+        known = self._roles().get(role_id) or self._role_by_id(role_id)
+        if known is not None:
+            return known
+        return RoleInfo(
+            role_id=role_id,
+            name=None,
+            description=None,
+            parent_role_id=None,
+            owner_account_id=None,
+            privileges=None,
+            effective_privileges=None,
+            is_builtin=None,
+            is_privileged=None,
+            is_assignable=is_assignable_role_id(role_id),
+        )
+
+    def _role_name(self, role_id: str | None) -> str | None:
+        if role_id is None:
+            return None
+        role = self._roles().get(role_id)
+        return role.name if role is not None else None
+
+    def _group_name(self, group_id: str | None) -> str | None:
+        return next((g.name for g in self._account_groups() if _same_id(g.id, group_id)), None)
+
+    def _sub_accounts(self, group_ids: Iterable[str | None]) -> tuple[list[str], list[str]]:
+        """The accounts other than this one that ``group_ids`` cover (``AccountGroupAccount``),
+        and the groups whose coverage could not be read (403, 400... : reported, not guessed)."""
+        account = self._client.config.account_id
+        covered: set[str] = set()
+        unknown: list[str] = []
+        for group_id in sorted(g for g in group_ids if g):
+            query = QueryFilter.equals("accountGroupId", group_id)
+            try:
+                rows = list(self._counted(self._client.query("AccountGroupAccount", query), "single_reads"))
+            except BoomiError as exc:
+                unknown.append(f"{self._group_name(group_id) or group_id} ({exc.__class__.__name__})")
+                continue
+            covered.update(
+                str(r["accountId"])
+                for r in rows
+                if _same_id(str(r.get("accountGroupId") or ""), group_id) and r.get("accountId")
+            )
+        return sorted(covered - {account}), unknown
+
+    def _coverage_notes(
+        self, group_rows: Sequence[AccountGroupUserRole], sub_accounts: Sequence[str], unknown: Sequence[str]
+    ) -> list[str]:
+        notes = []
+        if sub_accounts:
+            groups = sorted(
+                {self._group_name(r.account_group_id) or str(r.account_group_id) for r in group_rows}
+            )
+            notes.append(
+                f"the user's group roles reached sub-account(s) {', '.join(sub_accounts)} through account "
+                f"group(s) {', '.join(groups)}: those group roles are removed here, but roles the user holds "
+                "in those accounts themselves are not changed; check them with each account's connection"
+            )
+        if unknown:
+            notes.append(
+                f"which accounts group(s) {', '.join(unknown)} cover could not be read: the user may reach "
+                "sub-accounts through them; check them in Boomi"
+            )
+        return notes
+
+    def _delete_removal(self, removal: _Removal) -> BoomiError | None:
+        """Send one DELETE; the error it raised, if any (the next read decides the outcome)."""
+        self.calls.add("writes")
+        object_type = "AccountUserRole" if removal.group_id is None else "AccountGroupUserRole"
+        try:
+            self._client.delete(object_type, removal.row_id)
+        except BoomiError as exc:
+            return exc
+        return None
+
+    def _decided_removal(
+        self, offboarding: _Draft, removal: _Removal, error: BoomiError | None, *, still_present: bool | None
+    ) -> ChangeResult:
+        """The ledger row of one delete, decided by the read that followed it (``None``: it failed)."""
+        if still_present is None:
+            if error is None:
+                return self._removal_result(
+                    offboarding,
+                    removal,
+                    APPLIED,
+                    verification="not verified: Boomi accepted the delete but reading it back failed",
+                )
+            unsettled = not isinstance(error, _DEFINITE)
+            return self._removal_result(
+                offboarding, removal, FAILED, error=str(error), verification=_UNSETTLED if unsettled else None
+            )
+        if not still_present:
+            if error is None:
+                return self._removal_result(
+                    offboarding, removal, APPLIED, verification="read back: row absent"
+                )
+            if isinstance(error, _DEFINITE):
+                # Boomi said no, yet the row is gone: another run removed it meanwhile.
+                return self._removal_result(
+                    offboarding,
+                    removal,
+                    ALREADY_SATISFIED,
+                    verification=(
+                        f"Boomi refused the delete ({error.status}) but read back shows the row absent"
+                    ),
+                )
+            return self._removal_result(
+                offboarding,
+                removal,
+                APPLIED,
+                verification=(
+                    f"outcome unknown after {error.__class__.__name__}; read back shows the row absent"
+                ),
+            )
+        if error is None:
+            return self._removal_result(
+                offboarding,
+                removal,
+                FAILED,
+                error="Boomi accepted the delete but reading the state back still shows the row",
+                verification="read back: row present",
+            )
+        if isinstance(error, _DEFINITE):
+            return self._removal_result(
+                offboarding, removal, FAILED, error=str(error), verification="read back: row present"
+            )
+        return self._removal_result(
+            offboarding,
+            removal,
+            FAILED,
+            error=f"{error}; read back: row present yet",
+            verification=_UNSETTLED,
+        )
+
+    def _removal_result(
+        self,
+        offboarding: _Draft,
+        removal: _Removal,
+        outcome: str,
+        *,
+        error: str | None = None,
+        verification: str | None = None,
+    ) -> ChangeResult:
+        """One delete of an offboarding, as the ledger row it becomes."""
+        change = AccessChange(
+            action=REVOKE_ROLE if removal.group_id is None else REMOVE_GROUP_ROLE,
+            user_id=offboarding.change.user_id,
+            role=removal.role_id or "",
+            account_group=removal.group_id,
+            reason=offboarding.change.reason,
+            role_is_id=True,
+            account_group_is_id=True,
+        )
+        draft = _Draft(change, offboarding.dry_run)
+        draft.role_id, draft.role_name = removal.role_id, self._role_name(removal.role_id)
+        draft.account_group_id, draft.account_group_name = (
+            removal.group_id,
+            self._group_name(removal.group_id),
+        )
+        draft.state_before, draft.boomi_id = "present", removal.row_id
+        draft.side_effects.append(f"part of offboard_user {offboarding.action_id}")
+        result = draft.finish(outcome, error=error, verification=verification)
+        self._record(result)
+        return result
+
+    def _offboarding_result(
+        self,
+        draft: _Draft,
+        grants: Sequence[ChangeResult],
+        sub_accounts: Sequence[str],
+        outcome: str,
+        *,
+        error: str | None = None,
+        verification: str | None = None,
+        appeared: Sequence[str] = (),
+    ) -> ChangeResult:
+        """The summary row of an offboarding (recorded by the caller, after its deletes' rows)."""
+        if appeared:
+            draft.side_effects.append(
+                f"removed {len(appeared)} row(s) that appeared during the offboarding (another run "
+                f"changed the user meanwhile): {', '.join(appeared)}"
+            )
+        done = sum(1 for g in grants if g.outcome in (APPLIED, ALREADY_SATISFIED))
+        if grants and not draft.dry_run:
+            draft.side_effects.append(f"{done} of {len(grants)} delete(s) in effect")
+        result = draft.finish(outcome, error=error, verification=verification)
+        return replace(result, grants=tuple(grants), sub_accounts=tuple(sub_accounts))
+
+    def _left(self, removals: Sequence[_Removal]) -> str:
+        return ", ".join(r.describe(self._role_name, self._group_name) for r in removals) or "nothing"
 
     # --- verification and unknown outcomes --------------------------------------------------------
 

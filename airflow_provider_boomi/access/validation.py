@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from airflow_provider_boomi.access.changes import ACTIONS, GROUP_ACTIONS, AccessChange
+from airflow_provider_boomi.access.changes import ACTIONS, GROUP_ACTIONS, USER_ACTIONS, AccessChange
 
 __all__ = ["ProvisioningInputError", "check_email", "validate_change", "validate_changes"]
 
@@ -58,6 +58,20 @@ def _problems(change: AccessChange) -> list[str]:
     email_problem = check_email(change.user_id)
     if email_problem:
         problems.append(email_problem)
+    if change.action in USER_ACTIONS:
+        # An offboarding removes every role of the user; a role or group given with it means the
+        # author wanted something narrower, which is not what would happen.
+        if change.role and change.role.strip():
+            problems.append(
+                f"{change.action} removes every role of the user and takes no role (got {change.role!r}); "
+                "use revoke_role or remove_group_role to take away one role"
+            )
+        if change.account_group and change.account_group.strip():
+            problems.append(
+                f"{change.action} removes the user from every account group and takes no account group "
+                f"(got {change.account_group!r}); use remove_group_role for one group"
+            )
+        return problems
     if not change.role or not change.role.strip():
         problems.append("role is empty: give the role's id or name")
     if change.action in GROUP_ACTIONS and (not change.account_group or not change.account_group.strip()):
@@ -83,9 +97,26 @@ def validate_change(change: AccessChange) -> None:
 
 
 def validate_changes(changes: Sequence[AccessChange]) -> None:
-    """Validate every change; raise one error listing the problems of all of them (numbered from 1)."""
+    """Validate every change; raise one error listing the problems of all of them (numbered from 1).
+
+    Beyond each change on its own: an ``offboard_user`` change must be the only change of its
+    user in the batch (another change of that user would be undone by it, or would put the user
+    back: neither can be what was meant).
+    """
     problems: list[str] = []
+    by_user: dict[str, list[int]] = {}
     for index, change in enumerate(changes, start=1):
         problems.extend(f"change #{index}: {p}" for p in _problems(change))
+        by_user.setdefault(change.user_id.strip().lower(), []).append(index)
+    for index, change in enumerate(changes, start=1):
+        if change.action not in USER_ACTIONS:
+            continue
+        others = [i for i in by_user[change.user_id.strip().lower()] if i != index]
+        if others:
+            problems.append(
+                f"change #{index}: {change.action} for {change.user_id!r} removes every grant of the user, "
+                f"and change(s) #{', #'.join(map(str, others))} change the same user in this batch; "
+                f"keep only the {change.action} change (or only the others)"
+            )
     if problems:
         raise ProvisioningInputError(problems)

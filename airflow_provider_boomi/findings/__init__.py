@@ -3,7 +3,8 @@
 Leavers, orphans, service accounts without an owner, ambiguous identities, dormant users, users
 outside SSO, grants revoked and present again, segregation-of-duties conflicts and privileged
 access, from a snapshot, an identity source (:mod:`.identity`), an SoD policy (:mod:`.sod`) and
-optional login and federation inputs (:mod:`.inputs`). No Airflow import. See
+optional login and federation inputs (:mod:`.inputs`); leavers also become a proposed change
+set of ``offboard_user`` changes (:mod:`.proposals`), never applied here. No Airflow import. See
 ``docs/findings.md`` for every rule.
 """
 
@@ -29,6 +30,14 @@ from .inputs import (
     as_logins,
     as_revocations,
 )
+from .proposals import (
+    PROPOSAL_FILE,
+    StaleProposalError,
+    offboarding_changes,
+    read_offboarding_proposal,
+    remove_offboarding_proposal,
+    write_offboarding_proposal,
+)
 from .routing import flags_by_grant, managers_by_user
 from .schema import FINDINGS_SCHEMA, IDENTITIES_SCHEMA, KINDS, SEVERITIES, UNKNOWN_KINDS, finding_id
 from .sod import (
@@ -49,6 +58,7 @@ __all__ = [
     "IDENTITIES_SCHEMA",
     "KINDS",
     "LOGINS_SCHEMA",
+    "PROPOSAL_FILE",
     "REVOCATIONS_SCHEMA",
     "SEVERITIES",
     "UNKNOWN_KINDS",
@@ -64,6 +74,7 @@ __all__ = [
     "SodPolicy",
     "SodPolicyError",
     "SodRule",
+    "StaleProposalError",
     "StoredFindings",
     "as_federation",
     "as_logins",
@@ -79,8 +90,12 @@ __all__ = [
     "load_sod_policy",
     "managers_by_user",
     "match_users",
+    "offboarding_changes",
     "parse_sod_policy",
     "people_from_sql",
     "read_findings",
+    "read_offboarding_proposal",
+    "remove_offboarding_proposal",
     "write_findings",
+    "write_offboarding_proposal",
 ]

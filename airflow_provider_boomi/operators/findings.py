@@ -49,9 +49,15 @@ class BoomiFindingsOperator(BaseOperator):
         those of ``revocations_path``. A folder that does not exist fails the task.
     :param as_of: ISO time the rules are evaluated at; default the snapshot's time.
     :param on_unknown_role: ``fail`` or ``warn`` when the SoD policy names a role the snapshot lacks.
+    :param propose_offboarding: write the leavers as a proposed change set of ``offboard_user``
+        changes beside the findings (``offboarding-proposal.json``; a flag, default true). It is
+        never applied by this operator: apply it with ``BoomiApplyAccessChangesOperator``
+        (``changes_path``), after a dry run and an approval, with ``allow_user_removal=True``.
+        False removes an earlier proposal of the same snapshot's findings, which would be stale.
 
     Returns (XCom) ``{"account_id", "sync_id", "findings_dir", "summary_path", "counts",
-    "severity", "identity", "warnings"}``.
+    "severity", "identity", "warnings", "offboarding_proposal", "proposed_offboardings"}``:
+    the proposal's path (``None`` when not proposed) and how many users it proposes to remove.
     """
 
     template_fields: Sequence[str] = (
@@ -70,6 +76,7 @@ class BoomiFindingsOperator(BaseOperator):
         "revocations_path",
         "reviews_path",
         "as_of",
+        "propose_offboarding",
     )
     ui_color = "#f4c7c3"
 
@@ -94,6 +101,7 @@ class BoomiFindingsOperator(BaseOperator):
         reviews_path: Any = None,
         as_of: str | None = None,
         on_unknown_role: str = "fail",
+        propose_offboarding: bool | str = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -119,6 +127,7 @@ class BoomiFindingsOperator(BaseOperator):
         self.reviews_path = reviews_path
         self.as_of = as_of
         self.on_unknown_role = on_unknown_role
+        self.propose_offboarding = propose_offboarding
 
     def _people(self) -> Any:
         from airflow_provider_boomi.findings import load_people, people_from_sql
@@ -157,9 +166,14 @@ class BoomiFindingsOperator(BaseOperator):
             SnapshotTables,
             compute_findings,
             load_sod_policy,
+            offboarding_changes,
+            remove_offboarding_proposal,
             write_findings,
+            write_offboarding_proposal,
         )
 
+        # Read before any work, so a mistyped flag fails the task at once.
+        propose = parse_bool(self.propose_offboarding, "propose_offboarding", default=True)
         if self.snapshot:
             account_id = str(field_of(self.snapshot, "account_id"))
             sync_id: str | None = str(field_of(self.snapshot, "sync_id"))
@@ -185,6 +199,20 @@ class BoomiFindingsOperator(BaseOperator):
         )
         stored = write_findings(result, self.findings_path)
         summary = stored.summary
+        proposal: str | None = None
+        proposed = 0
+        if propose:
+            proposal = write_offboarding_proposal(stored, self.findings_path)
+            proposed = len(offboarding_changes(stored.findings, sync_id=stored.sync_id))
+            self.log.info(
+                "Proposed offboarding of %d leaver(s) in %s (not applied: review and approve it first)",
+                proposed,
+                proposal,
+            )
+        elif remove_offboarding_proposal(self.findings_path, account_id, stored.sync_id):
+            self.log.info(
+                "Removed the earlier offboarding proposal of these findings (propose_offboarding off)"
+            )
         self.log.info(
             "Findings of snapshot %s of account %s: %s", tables.sync_id, account_id, summary["counts"]
         )
@@ -199,4 +227,6 @@ class BoomiFindingsOperator(BaseOperator):
             "severity": dict(summary["severity"]),
             "identity": dict(summary["identity"]),
             "warnings": list(summary["warnings"]),
+            "offboarding_proposal": proposal,
+            "proposed_offboardings": proposed,
         }

@@ -36,6 +36,7 @@ from airflow_provider_boomi.access.changes import (
     ADD_GROUP_ROLE,
     ASSIGN_ROLE,
     FAILED,
+    OFFBOARD_USER,
     REMOVE_GROUP_ROLE,
     REVOKE_ROLE,
     AccessChange,
@@ -71,6 +72,7 @@ __all__ = [
     "BoomiAddGroupRoleOperator",
     "BoomiApplyAccessChangesOperator",
     "BoomiAssignRoleOperator",
+    "BoomiOffboardUserOperator",
     "BoomiOverdueJitGrantsOperator",
     "BoomiRemoveGroupRoleOperator",
     "BoomiRevokeRoleOperator",
@@ -274,6 +276,12 @@ def change_plan_markdown(plan: Mapping[str, Any], *, limit: int = PLAN_PREVIEW_L
     ]
     for index, outcome in enumerate(outcomes[:limit], start=1):
         cells = [outcome.get(k) for k in ("action", "user_id", "role_id", "account_group_id", "outcome")]
+        if outcome.get("action") == OFFBOARD_USER:
+            # An offboarding names no role: say how much of the user's access it removes.
+            grants = list(outcome.get("grants") or [])
+            groups = sum(1 for g in grants if g.get("account_group_id"))
+            cells[2] = f"every role: {len(grants) - groups} global, {groups} in groups"
+            cells[3] = ", ".join(outcome.get("sub_accounts") or []) or None
         lines.append(f"| {index} | " + " | ".join(markdown_text(c) for c in cells) + " |")
     if len(outcomes) > limit:
         lines += ["", f"... and {len(outcomes) - limit} more change(s), not listed here."]
@@ -290,6 +298,8 @@ def _summary(results: Sequence[ChangeResult], ledger_path: str | None, dry_run: 
 
 
 def _describe(index: int, result: ChangeResult) -> str:
+    if result.action == OFFBOARD_USER:
+        return f"change #{index} {result.action} {result.user_id}: {result.outcome}: {result.error}"
     group = result.account_group_name or result.account_group_id
     where = f" in group {group}" if group else ""
     role = result.role_name or result.role_id
@@ -310,6 +320,9 @@ class _BoomiProvisioningOperator(BaseOperator):
     * ``allow_own_user`` (default false): changes to the connection's own user are refused;
     * ``allow_standard_user_revoke`` (default false): Standard User, the floor every revoke leaves
       in place, is not revoked;
+    * ``allow_user_removal`` (templated flag, default false): ``offboard_user`` changes, which
+      remove a user from the account (Standard User included), are refused without it, dry runs
+      included;
     * ``approval`` (templated): who approved the changes, and when: the result of an approval
       task (``approve.output`` of an ``ApprovalOperator``) or ``{"approved_by", "approved_at"}``
       (see :func:`parse_approval`). Stamped on every ledger row of the task and returned in its
@@ -336,6 +349,7 @@ class _BoomiProvisioningOperator(BaseOperator):
         "approval",
         "requested_by",
         "require_approval",
+        "allow_user_removal",
     )
 
     def __init__(
@@ -348,6 +362,7 @@ class _BoomiProvisioningOperator(BaseOperator):
         user_id_matching: Literal["detect", "insensitive", "sensitive"] = "detect",
         allow_own_user: bool = False,
         allow_standard_user_revoke: bool = False,
+        allow_user_removal: bool | str = False,
         approval: Mapping[str, Any] | str | None = None,
         requested_by: str | None = None,
         require_approval: bool | str = False,
@@ -363,6 +378,7 @@ class _BoomiProvisioningOperator(BaseOperator):
         self.user_id_matching = user_id_matching
         self.allow_own_user = allow_own_user
         self.allow_standard_user_revoke = allow_standard_user_revoke
+        self.allow_user_removal = allow_user_removal
         # Not ``self.dry_run``: that name is a BaseOperator method.
         self.is_dry_run = dry_run
         self.ledger_path = ledger_path
@@ -383,6 +399,7 @@ class _BoomiProvisioningOperator(BaseOperator):
         # Templated fields render to strings ("True"), so a rendered flag is parsed back; blank = unset.
         try:
             dry_run = parse_bool(self.is_dry_run, "dry_run", default=False)
+            allow_user_removal = parse_bool(self.allow_user_removal, "allow_user_removal", default=False)
             approval = self._checked_approval(dry_run)
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from exc
@@ -399,6 +416,7 @@ class _BoomiProvisioningOperator(BaseOperator):
             user_id_matching=self.user_id_matching,
             allow_own_user=self.allow_own_user,
             allow_standard_user_revoke=self.allow_standard_user_revoke,
+            allow_user_removal=allow_user_removal,
             read_batch_size=self.read_batch_size,
         )
         ledger_path = self.ledger_path or None
@@ -627,6 +645,34 @@ class BoomiRemoveGroupRoleOperator(BoomiAddGroupRoleOperator):
         ]
 
 
+class BoomiOffboardUserOperator(_BoomiProvisioningOperator):
+    """Remove a user from the account: every global role, Standard User included, and every role
+    in the account's groups (an ``offboard_user`` change).
+
+    The one action that deletes Standard User, so it needs ``allow_user_removal=True`` (without
+    it the change is ``refused``, in a dry run too). The connection's own user and the account's
+    last administrator are always refused. A dry run lists every delete it would make. The
+    result's outcome carries ``grants`` (one per delete, each also a ledger row) and
+    ``sub_accounts`` (accounts the user's groups cover, reported and never changed). See
+    docs/safeguards-and-ledger.md.
+
+    :param user_id: the user's email (templated).
+    :param allow_user_removal: the explicit allowance (a flag; default false).
+
+    Other parameters as for :class:`BoomiAssignRoleOperator`; ``reason`` is recorded on every
+    ledger row of the offboarding.
+    """
+
+    template_fields: Sequence[str] = (*_BoomiProvisioningOperator.template_fields, "user_id")
+
+    def __init__(self, *, user_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.user_id = user_id
+
+    def _build_changes(self) -> list[AccessChange]:
+        return [AccessChange(action=OFFBOARD_USER, user_id=self.user_id, reason=self.reason)]
+
+
 class BoomiApplyAccessChangesOperator(_BoomiProvisioningOperator):
     """Apply a batch of access changes from a list or a file (JSON, CSV or Parquet).
 
@@ -636,10 +682,12 @@ class BoomiApplyAccessChangesOperator(_BoomiProvisioningOperator):
     others, and the task fails at the end naming every change that failed or was refused.
 
     :param changes: a list of dicts with ``action`` (``assign_role``, ``revoke_role``,
-        ``add_group_role``, ``remove_group_role``), ``user_id``, ``role`` or ``role_id``,
-        ``account_group`` or ``account_group_id``, and optionally ``first_name``,
-        ``last_name``, ``notify_user``, ``reason``; or ``BoomiReviewDecisionsOperator``'s result
-        (``validate.output``), whose ``changes`` are used.
+        ``add_group_role``, ``remove_group_role``, ``offboard_user``), ``user_id``, ``role`` or
+        ``role_id`` (not for ``offboard_user``), ``account_group`` or ``account_group_id``, and
+        optionally ``first_name``, ``last_name``, ``notify_user``, ``reason``; or
+        ``BoomiReviewDecisionsOperator``'s result (``validate.output``), whose ``changes`` are
+        used. ``offboard_user`` changes are applied only with ``allow_user_removal=True`` (each is
+        ``refused`` otherwise, in a dry run too) and must be the only change of their user.
     :param changes_path: a file with the same columns (local path or fsspec URL).
     :param max_changes: the largest batch accepted (default 25). Templated, so a DAG can take it
         from a ``Param``.

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from airflow_provider_boomi.access.changes import REMOVE_GROUP_ROLE, REVOKE_ROLE
+from airflow_provider_boomi.access.changes import OFFBOARD_USER, REMOVE_GROUP_ROLE, REVOKE_ROLE
 
 from ._records import recorded_rows
 from ._storage import folder
@@ -31,6 +31,7 @@ from .reviewers import DECISIONS_DIR, reviewer_slug, same_reviewer
 from .workbook import (
     DECISION_VALUES,
     KEEP,
+    REMOVE_USER,
     REVOKE,
     DecisionFileLimits,
     WorkbookTable,
@@ -59,7 +60,11 @@ log = logging.getLogger(__name__)
 #: How many problems the exception message lists; ``.problems`` always has all of them.
 MESSAGE_PROBLEMS = 25
 
-DecisionValue = Literal["keep", "revoke"]
+DecisionValue = Literal["keep", "revoke", "remove_user"]
+#: The decision values as a message offers them.
+_CHOICES = f"{KEEP}, {REVOKE} or {REMOVE_USER}"
+#: Superseded decisions named in an offboarding's reason; the rest are counted.
+_LISTED_SUPERSEDED = 5
 #: The reviewer's identity came from a verified attestation token in the workbook.
 ATTESTED_BY_TOKEN: Final = "token"
 #: The reviewer's identity is the authenticated Airflow user who answered in the UI.
@@ -117,7 +122,7 @@ class Decision:
 
     Attributes:
         item: the campaign's item (ids come from the campaign, never from the workbook).
-        decision: ``keep`` or ``revoke``.
+        decision: ``keep``, ``revoke`` or ``remove_user``.
         comment: the reviewer's comment (may be empty).
         row: where it was in the workbook (``None`` for a decision loaded from a record).
         reviewer: who decided, as proven (``None``: read without attestation).
@@ -187,6 +192,20 @@ class Decisions:
         return [d for d in self.decisions if d.decision == KEEP]
 
     @property
+    def removed_users(self) -> list[Decision]:
+        """Decisions to remove the user from the account (several may name one user)."""
+        return [d for d in self.decisions if d.decision == REMOVE_USER]
+
+    @property
+    def superseded(self) -> list[Decision]:
+        """The ``keep`` and ``revoke`` decisions on users this workbook also decides to remove:
+        moot, since removing the user takes every grant. :func:`decisions_to_changes` makes no
+        change for them and names them in the offboarding's reason; they stay in the record as
+        the reviewer wrote them."""
+        leaving = {d.item.user_id.lower() for d in self.removed_users}
+        return [d for d in self.decisions if d.decision != REMOVE_USER and d.item.user_id.lower() in leaving]
+
+    @property
     def record_name(self) -> str:
         """Where :func:`record_decisions` writes them, relative to the campaign folder:
         ``decisions/{reviewer_slug}.json`` for a reviewer's (or the unassigned) workbook,
@@ -207,7 +226,7 @@ class Decisions:
             "attested_by": self.attested_by,
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
             "workbook_reviewer": self.workbook_reviewer,
-            "counts": {KEEP: len(self.kept), REVOKE: len(self.revoked)},
+            "counts": {KEEP: len(self.kept), REVOKE: len(self.revoked), REMOVE_USER: len(self.removed_users)},
             "decisions": [d.to_dict() for d in self.decisions],
         }
 
@@ -397,13 +416,13 @@ def _validate(
             continue
         value = raw.strip().lower()
         if not value:
-            problem(row.row, item_id, f"no decision for {_describe(item)}; enter {KEEP} or {REVOKE}")
+            problem(row.row, item_id, f"no decision for {_describe(item)}; enter {_CHOICES}")
             continue
         if value not in DECISION_VALUES:
             problem(
                 row.row,
                 item_id,
-                f"decision {_shown(raw)} is not valid for {item_id}; use {KEEP} or {REVOKE}",
+                f"decision {_shown(raw)} is not valid for {item_id}; use {_CHOICES}",
             )
             continue
         decisions.append(Decision(item=item, decision=value, comment=comment, row=row.row))  # type: ignore[arg-type]
@@ -412,7 +431,7 @@ def _validate(
             problem(
                 None,
                 item.item_id,
-                f"no row for {_describe(item)}; add the row back and decide {KEEP} or {REVOKE}",
+                f"no row for {_describe(item)}; add the row back and decide {_CHOICES}",
             )
     return decisions, problems
 
@@ -642,29 +661,80 @@ def read_decisions(
 
 
 def decisions_to_changes(decisions: Decisions) -> list[dict[str, Any]]:
-    """The change set for ``BoomiApplyAccessChangesOperator``: one change per ``revoke``.
+    """The change set for ``BoomiApplyAccessChangesOperator``: one change per ``revoke``, and one
+    per user decided ``remove_user``.
 
-    Each change has ``action`` (``revoke_role`` for a global grant, ``remove_group_role`` for a
-    group grant), ``user_id``, ``role_id``, ``account_group_id`` (``None`` for global grants)
-    and ``reason`` (``access review <campaign_id>: <comment>``, the comment without surrounding
-    whitespace, and without ``: `` when it is empty). ``keep`` produces nothing.
+    A ``revoke`` change has ``action`` (``revoke_role`` for a global grant, ``remove_group_role``
+    for a group grant), ``user_id``, ``role_id``, ``account_group_id`` (``None`` for global
+    grants) and ``reason`` (``access review <campaign_id>: <comment>``, the comment without
+    surrounding whitespace, and without ``: `` when it is empty). ``keep`` produces nothing.
+
+    ``remove_user`` on any of a user's items makes one ``offboard_user`` change for the user (at
+    the place of their first such item; ``role_id`` and ``account_group_id`` ``None``), however
+    many of their items say so. The user's other decisions in the workbook are then moot
+    (:attr:`Decisions.superseded`): they make no change, and the offboarding's reason names
+    them: ``access review <campaign_id>: remove user (decided on N item(s)): <comments>;
+    supersedes keep on <item>, revoke on <item>...``. A ``keep`` superseded this way is also
+    logged as a warning, since the reviewer said the grant should stay. Applying the change
+    needs ``allow_user_removal=True`` on the operator.
     """
+    leaving: dict[str, list[Decision]] = {}
+    for decision in decisions.removed_users:
+        leaving.setdefault(decision.item.user_id.lower(), []).append(decision)
+    superseded: dict[str, list[Decision]] = {}
+    for decision in decisions.superseded:
+        superseded.setdefault(decision.item.user_id.lower(), []).append(decision)
     changes = []
-    for decision in decisions.revoked:
+    offboarded: set[str] = set()
+    for decision in decisions.decisions:
         item = decision.item
-        reason = f"access review {decisions.campaign_id}"
-        if decision.comment.strip():
-            reason += f": {decision.comment.strip()}"
-        changes.append(
-            {
-                "action": REVOKE_ROLE if item.grant_kind == GLOBAL_ROLE else REMOVE_GROUP_ROLE,
-                "user_id": item.user_id,
-                "role_id": item.role_id,
-                "account_group_id": item.account_group_id,
-                "reason": reason,
-            }
-        )
+        user = item.user_id.lower()
+        if decision.decision == REMOVE_USER and user not in offboarded:
+            offboarded.add(user)
+            changes.append(
+                {
+                    "action": OFFBOARD_USER,
+                    "user_id": item.user_id,
+                    "role_id": None,
+                    "account_group_id": None,
+                    "reason": _offboarding_reason(decisions, leaving[user], superseded.get(user, [])),
+                }
+            )
+        elif decision.decision == REVOKE and user not in leaving:
+            reason = f"access review {decisions.campaign_id}"
+            if decision.comment.strip():
+                reason += f": {decision.comment.strip()}"
+            changes.append(
+                {
+                    "action": REVOKE_ROLE if item.grant_kind == GLOBAL_ROLE else REMOVE_GROUP_ROLE,
+                    "user_id": item.user_id,
+                    "role_id": item.role_id,
+                    "account_group_id": item.account_group_id,
+                    "reason": reason,
+                }
+            )
+    for decision in decisions.superseded:
+        if decision.decision == KEEP:
+            log.warning(
+                "Campaign %s: keep on %s is superseded: the same workbook removes %s from the account",
+                decisions.campaign_id,
+                _describe(decision.item),
+                decision.item.user_id,
+            )
     return changes
+
+
+def _offboarding_reason(decisions: Decisions, removing: list[Decision], superseded: list[Decision]) -> str:
+    """The reason of the ``offboard_user`` change of one user (see :func:`decisions_to_changes`)."""
+    reason = f"access review {decisions.campaign_id}: remove user (decided on {len(removing)} item(s))"
+    comments = list(dict.fromkeys(d.comment.strip() for d in removing if d.comment.strip()))
+    if comments:
+        reason += ": " + " / ".join(comments)
+    if superseded:
+        listed = ", ".join(f"{d.decision} on {d.item.item_id}" for d in superseded[:_LISTED_SUPERSEDED])
+        more = len(superseded) - _LISTED_SUPERSEDED
+        reason += f"; supersedes {listed}" + (f" and {more} more" if more > 0 else "")
+    return reason
 
 
 def record_decisions(decisions: Decisions, campaign_dir: Any) -> Path | str:
@@ -718,9 +788,7 @@ def load_recorded_decisions(campaign_dir: Any) -> list[Decision]:
                 f"{campaign.campaign_id} does not have"
             ) from None
         if value not in DECISION_VALUES:
-            raise ValueError(
-                f"{row['record']} records decision {value!r} for {item_id}; expected {KEEP} or {REVOKE}"
-            )
+            raise ValueError(f"{row['record']} records decision {value!r} for {item_id}; expected {_CHOICES}")
         decided_at = row.get("decided_at")
         found.append(
             Decision(

@@ -27,7 +27,7 @@ from airflow_provider_boomi.findings.inputs import REVOCATIONS_SCHEMA, as_revoca
 
 from .campaign import GLOBAL_ROLE, find_campaigns, load_campaign
 from .decisions import Decision, load_recorded_decisions
-from .workbook import REVOKE
+from .workbook import REVOKING_DECISIONS
 
 __all__ = ["latest_decisions", "revocations_from_campaigns"]
 
@@ -113,7 +113,7 @@ def revocations_from_campaigns(reviews_path: Any, store: Any, account_id: str) -
         revoked = {
             item_id: decision
             for item_id, decision in latest_decisions(load_recorded_decisions(directory)).items()
-            if decision.decision == REVOKE
+            if decision.decision in REVOKING_DECISIONS
         }
         for grant_id, at in _held_after(store, account_id, revoked, snapshots).items():
             item = revoked[grant_id].item

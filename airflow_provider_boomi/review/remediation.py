@@ -44,7 +44,7 @@ from airflow_provider_boomi.dataset import GRANT_TABLES, SnapshotStore
 from .campaign import Campaign, ReviewItem
 from .decisions import Decision
 from .verification import expected_grant_id
-from .workbook import REVOKE
+from .workbook import REVOKING_DECISIONS
 
 __all__ = [
     "DEFAULT_REMEDIATION_DAYS",
@@ -189,7 +189,7 @@ def _latest_revokes(decisions: Iterable[Decision]) -> dict[str, Decision]:
         seen = latest.get(item_id)
         if seen is None or decision.decided_at >= seen.decided_at:  # type: ignore[operator]
             latest[item_id] = decision
-    return {item_id: d for item_id, d in latest.items() if d.decision == REVOKE}
+    return {item_id: d for item_id, d in latest.items() if d.decision in REVOKING_DECISIONS}
 
 
 def _ledger_revokes(ledger: Any, account_id: str) -> dict[str, list[dict[str, Any]]]:

@@ -2,7 +2,8 @@
 
 After access changes are applied, the account is synced again; every change whose outcome says
 it holds (``applied`` or ``already_satisfied``) must then be visible in that snapshot: a revoked
-or removed grant absent, an assigned or added grant present. Changes that did not happen
+or removed grant absent, an assigned or added grant present, an offboarded user holding no
+grant at all (global or in any account group). Changes that did not happen
 (``refused``, ``failed``, ``planned``, ``user_not_found``) are listed but not checked: nothing is
 expected of them. Plain Python over the snapshot store; the operator
 :class:`~airflow_provider_boomi.operators.verification.BoomiVerifyChangesOperator` wraps it.
@@ -19,6 +20,7 @@ from airflow_provider_boomi.access.changes import (
     ALREADY_SATISFIED,
     APPLIED,
     ASSIGN_ROLE,
+    OFFBOARD_USER,
     REMOVE_GROUP_ROLE,
     REVOKE_ROLE,
 )
@@ -114,12 +116,17 @@ def verify_changes(
     root, account_id, sync_id = snapshot_location(snapshot_path)
     store = SnapshotStore(root, storage_options=storage_options)
     present: set[str] = set()
+    holders: set[str] = set()  # users holding any grant: an offboarded user must not be one
     for table in GRANT_TABLES:
-        rows = store.read_table(account_id, sync_id, table, columns=["grant_id"], as_="arrow")
+        rows = store.read_table(account_id, sync_id, table, columns=["grant_id", "user_id"], as_="arrow")
         # Boomi's spelling of a user id may differ in case from the one in the change set.
         present.update(g.lower() for g in rows.column("grant_id").to_pylist())
+        holders.update(u.lower() for u in rows.column("user_id").to_pylist())
     result = VerificationResult(account_id, sync_id)
     for change, outcome in zip(changes, outcomes, strict=True):
+        if change.get("action") == OFFBOARD_USER:
+            result.checks.append(_offboarding_check(change, outcome, holders))
+            continue
         if not change.get("role_id"):
             raise ValueError(f"change {dict(change)} names no role_id: verification needs ids")
         expected_id = expected_grant_id(change)
@@ -146,3 +153,20 @@ def verify_changes(
             result,
         )
     return result
+
+
+def _offboarding_check(
+    change: Mapping[str, Any], outcome: Mapping[str, Any], holders: set[str]
+) -> dict[str, Any]:
+    """An offboarding holds when the user has no grant left in the snapshot (any spelling)."""
+    user = str(change["user_id"])
+    state = outcome.get("outcome")
+    checked = state in _HOLDS
+    return {
+        "grant_id": f"user:{user}",
+        "action": OFFBOARD_USER,
+        "outcome": state,
+        "expected": "no grants" if checked else None,
+        "holds": (user.lower() not in holders) if checked else None,
+        "side_effects": list(outcome.get("side_effects") or []),
+    }

@@ -34,8 +34,10 @@ __all__ = [
     "DECISION_VALUES",
     "DISPLAY_COLUMNS",
     "KEEP",
+    "REMOVE_USER",
     "REVIEWER_COLUMNS",
     "REVOKE",
+    "REVOKING_DECISIONS",
     "TOKEN_NAME",
     "DecisionFileLimits",
     "WorkbookRefusedError",
@@ -78,8 +80,13 @@ DISPLAY_COLUMNS: frozenset[str] = frozenset(
 KEEP: Final = "keep"
 #: The grant is taken away (a ``revoke_role`` or ``remove_group_role`` change).
 REVOKE: Final = "revoke"
+#: The user is removed from the account: one ``offboard_user`` change for the user, which takes
+#: away this grant and every other one of theirs (a leaver, say).
+REMOVE_USER: Final = "remove_user"
 #: Valid values of the decision column.
-DECISION_VALUES: tuple[str, ...] = (KEEP, REVOKE)
+DECISION_VALUES: tuple[str, ...] = (KEEP, REVOKE, REMOVE_USER)
+#: The decisions that take the grant away (for what a later review calls ``regranted``).
+REVOKING_DECISIONS: frozenset[str] = frozenset({REVOKE, REMOVE_USER})
 #: Columns of a reviewer workbook's review sheet, in order: who and what first (the user and
 #: name columns are frozen), the two columns to fill next, what the findings say about the
 #: grant (``leaver; sod_conflict: <rule>``...), then the flags and the ids.
@@ -291,7 +298,9 @@ def _instructions(campaign: Campaign, reviewer: str | None, count: int) -> list[
 _HOW_TO = (
     "How to fill this workbook:",
     "1. In the Review sheet every row is one access grant. Decide each one.",
-    f"2. decision: {KEEP} (the access is still needed) or {REVOKE} (it is taken away). Every row needs one.",
+    f"2. decision: {KEEP} (the access is still needed), {REVOKE} (it is taken away) or {REMOVE_USER} "
+    "(the user is removed from the account: every grant of theirs goes, whatever their other rows say). "
+    "Every row needs one.",
     "3. comment: optional; why. It is recorded with your decision and in the change's reason.",
     "   findings: what the account's findings say about the grant (leaver: the person has left; "
     "sod_conflict: <rule>: it completes a forbidden combination; dormant: no recent login; "
@@ -457,10 +466,10 @@ def _decision_validation(ref: str) -> Any:
         allow_blank=True,
         showErrorMessage=True,
         errorTitle="Invalid decision",
-        error=f"Choose {KEEP} or {REVOKE}.",
+        error=f"Choose {KEEP}, {REVOKE} or {REMOVE_USER}.",
         showInputMessage=True,
         promptTitle="Decision",
-        prompt=f"{KEEP} or {REVOKE}",
+        prompt=f"{KEEP}, {REVOKE} or {REMOVE_USER} (the user leaves the account)",
     )
     validation.add(ref)
     return validation

@@ -194,7 +194,7 @@ def test_files_are_written_and_readable(store: SnapshotStore, tmp_path: Path) ->
     assert sheet.freeze_panes == "B2"
     assert sheet.column_dimensions["A"].width == 40
     (validation,) = sheet.data_validations.dataValidation
-    assert validation.type == "list" and validation.formula1 == '"keep,revoke"'
+    assert validation.type == "list" and validation.formula1 == '"keep,revoke,remove_user"'
     decision_col = "Q"  # after the flags and the findings column
     assert sheet[f"{decision_col}1"].value == "decision"
     assert str(validation.sqref) == f"{decision_col}2:{decision_col}{len(campaign.items) + 1}"

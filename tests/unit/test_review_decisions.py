@@ -119,7 +119,8 @@ def test_semicolon_csv_and_keep_only_gives_no_changes(files: CampaignFiles, tmp_
     assert decisions_to_changes(decisions) == []
     recorded = record_decisions(decisions, files.campaign_json.parent)
     data = json.loads(recorded.read_text())
-    assert data["counts"] == {"keep": 6, "revoke": 0} and data["campaign_id"] == "uar-2026-q1"
+    assert data["counts"] == {"keep": 6, "revoke": 0, "remove_user": 0}
+    assert data["campaign_id"] == "uar-2026-q1"
 
 
 def _problems(files: CampaignFiles, workbook: Path) -> tuple[DecisionValidationError, list[str]]:

@@ -177,7 +177,7 @@ def test_reviewer_workbooks_tokens_and_attested_records(campaign: Campaign, tmp_
     assert sorted(p.name for p in (folder / "decisions").iterdir()) == sorted(
         f"{reviewer_slug(r)}.json" for r in ("alice@x.com", "it@x.com")
     )
-    assert json.loads(first.read_text())["counts"] == {"keep": 2, "revoke": 0}
+    assert json.loads(first.read_text())["counts"] == {"keep": 2, "revoke": 0, "remove_user": 0}
     recorded = load_recorded_decisions(folder)
     assert {d.item.item_id for d in recorded} == {ERIN_ADMIN, DAVE_G1, DAVE_STD}
     assert {d.attested_by for d in recorded} == {"token"}

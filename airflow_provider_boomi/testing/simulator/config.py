@@ -30,7 +30,7 @@ from .governance import (
 from .paging import TOKEN_MODES as QUERY_TOKEN_MODES
 from .profiles import DEFAULT_SUB_ACCOUNTS, PROFILE_SETTINGS, PROFILES
 from .ratelimit import RATE_LIMITERS
-from .state import BUILTIN_ROLES_MODES, USER_ID_CASES
+from .state import BUILTIN_ROLES_MODES, GROUP_ROLES_ON_REMOVAL, USER_ID_CASES
 
 # The value lists of switches implemented by one module live there (paging: §g.7, ratelimit: §g.8,
 # state: §g.2 and §g.4); the others are defined here.
@@ -225,6 +225,11 @@ class SimulatorConfig:
     )
     cross_account_rows: bool = setting(
         False, help="§g.5: AccountUserRole queries also return rows of sibling accounts"
+    )
+    group_roles_on_removal: str = setting(
+        "kept",
+        help="a user losing the last global role leaves the account; their group role rows: kept or removed",
+        choices=GROUP_ROLES_ON_REMOVAL,
     )
     query_tokens: str = setting("single_use", help="§g.7: queryToken life", choices=QUERY_TOKEN_MODES)
     query_token_ttl: float = setting(60.0, help="§g.7: seconds an expiring queryToken lives", metavar="S")

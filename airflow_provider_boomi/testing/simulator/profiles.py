@@ -367,6 +367,7 @@ def build_state(
     builtin_roles: str = "listed",
     user_id_case: str = "insensitive",
     cross_account_rows: bool = False,
+    group_roles_on_removal: str = "kept",
 ) -> SimulatorState:
     """Generate ``profile`` and load it into a new ``SimulatorState``.
 
@@ -385,6 +386,7 @@ def build_state(
         seed=seed,
         user_id_case=user_id_case,
         builtin_roles=builtin_roles,
+        group_roles_on_removal=group_roles_on_removal,
     )
     role_names = {}
     for role_id, name, privs, parent_id, desc in data.roles:

@@ -65,6 +65,7 @@ class BoomiSimulator:
             builtin_roles=config.builtin_roles,
             user_id_case=config.user_id_case,
             cross_account_rows=config.cross_account_rows,
+            group_roles_on_removal=config.group_roles_on_removal,
         )
         self.email: str = config.email or self.state.api_user_id or ""
         self.token: str = config.token or make_token(config.seed)

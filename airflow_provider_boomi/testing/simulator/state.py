@@ -38,6 +38,10 @@ USER_ID_CASES = ("insensitive", "sensitive")
 """§g.4: how ``userId`` is matched, in filters and in the directory."""
 BUILTIN_ROLES_MODES = ("listed", "by_id_only")
 """§g.2: whether Role/query lists the built-in roles."""
+GROUP_ROLES_ON_REMOVAL = ("kept", "removed")
+"""What becomes of a user's AccountGroupUserRole rows when their last AccountUserRole row is
+deleted (the user leaves the account): Boomi documents that the user is then no longer in the
+account, not what happens to their group roles."""
 
 
 def conceptual_id(*parts: str) -> str:
@@ -104,6 +108,12 @@ class SimulatorState:
     Role queries list the built-in roles (``"listed"``) or only custom ones (``"by_id_only"``).
     Rows of other accounts (§g.5, ``add_foreign_user_role``) are served by AccountUserRole queries
     only; they are not this account's rows for any rule or accessor but ``foreign_user_roles()``.
+
+    A user is in the account exactly while they hold an AccountUserRole row (``users()``,
+    ``inAccount``); the directory entry stays (Boomi users are not per account). When the last row
+    goes, ``group_roles_on_removal`` decides the user's group role rows: ``"kept"`` (they stay, as
+    group membership is its own object) or ``"removed"`` (they go with the user). It can be changed
+    on a running simulator (``state.group_roles_on_removal = "removed"``).
     """
 
     def __init__(
@@ -116,6 +126,7 @@ class SimulatorState:
         seed: int = 0,
         user_id_case: str = "insensitive",
         builtin_roles: str = "listed",
+        group_roles_on_removal: str = "kept",
     ) -> None:
         if user_id_case not in USER_ID_CASES:
             raise ValueError(f"user_id_case must be one of {USER_ID_CASES}, not {user_id_case!r}")
@@ -129,6 +140,8 @@ class SimulatorState:
         self.advanced_user_security = advanced_user_security
         self.user_id_case = user_id_case
         self.builtin_roles = builtin_roles
+        self._group_roles_on_removal = "kept"
+        self.group_roles_on_removal = group_roles_on_removal
         self.api_user_id: str | None = None
         """The email of the API user (set by the profile loader)."""
         self._roles: dict[str, dict[str, Any]] = {}
@@ -147,6 +160,18 @@ class SimulatorState:
         # AccountUserRole rows of other accounts (§g.5), apart so no rule mistakes them for ours.
         self._foreign_aur: dict[str, dict[str, Any]] = {}
         self._foreign_index: dict[str, dict[str, dict[str, None]]] = {"userId": {}, "roleId": {}}
+
+    @property
+    def group_roles_on_removal(self) -> str:
+        """``"kept"`` or ``"removed"``: see the class docstring."""
+        return self._group_roles_on_removal
+
+    @group_roles_on_removal.setter
+    def group_roles_on_removal(self, mode: str) -> None:
+        if mode not in GROUP_ROLES_ON_REMOVAL:
+            raise ValueError(f"group_roles_on_removal must be one of {GROUP_ROLES_ON_REMOVAL}, not {mode!r}")
+        with self._lock:
+            self._group_roles_on_removal = mode
 
     def user_key(self, user_id: str) -> str:
         """The directory key of an email: lower-cased, or as spelt when user ids are case-sensitive."""
@@ -329,12 +354,20 @@ class SimulatorState:
         return row
 
     def delete_user_role(self, row_id: str) -> None:
-        """DELETE AccountUserRole/{id}; unknown id -> 400."""
+        """DELETE AccountUserRole/{id}; unknown id -> 400.
+
+        Deleting the user's last row takes them out of the account; their group role rows then
+        stay or go as ``group_roles_on_removal`` says.
+        """
         with self._lock:
             row = self._aur.pop(row_id, None)
             if row is None:
                 raise _bad(f"No such AccountUserRole: {row_id}")
             self._unindex(self._aur_index, row_id, row)
+            key = self._index_key("userId", row)
+            if self._group_roles_on_removal == "removed" and not self._aur_index["userId"].get(key):
+                for group_row_id in list(self._agur_index["userId"].get(key, {})):
+                    self.delete_group_role(group_row_id)
 
     def create_group_role(self, body: Any) -> dict[str, Any]:
         """POST AccountGroupUserRole: give a logged-in user a role within an account group."""
@@ -382,7 +415,7 @@ class SimulatorState:
     def revoke_role(self, user_id: str, role_id: str) -> None:
         """Delete the user's AccountUserRole row for ``role_id`` (400 if absent).
 
-        Deleting the last row takes the user out of the account; group rows are kept.
+        Deleting the last row takes the user out of the account (see :meth:`delete_user_role`).
         """
         with self._lock:
             ids = self._find(self._aur_index, {"userId": self.user_key(user_id), "roleId": role_id})
