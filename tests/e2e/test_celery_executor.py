@@ -13,12 +13,18 @@ Four Boomi accounts, one simulator each, in token-bucket mode, each connection p
 account's limit:
 
 * ``boomi_default`` (demo profile, 10/s): the account of the review cycle, the JIT grant and
-  the provisioning run;
+  the provisioning run, and one of the multi-account sync's;
 * ``boomi_small`` (demo, 4/s), ``boomi_branch`` (non-primary, 8/s), ``boomi_big`` (5,000 users,
-  40/s): the multi-account sync.
+  40/s): the multi-account sync's others.
+
+Every Airflow process (the DAG processor and both workers included) gets
+``BOOMI_ACCOUNT_CONN_IDS`` listing the four, so ``boomi_multi_account_sync`` has one sync task
+per account, each in its account's pool; the pools are created from the same variable
+(``python -m airflow_provider_boomi.operators.pools --from-env``).
 
 Phase 1 runs ``boomi_access_sync`` (``boomi_default``, into the PostgreSQL warehouse) and
-``boomi_multi_account_sync`` (the three others) at once; the sync's asset starts
+``boomi_multi_account_sync`` (all four accounts, with its parameter's default) at once, so two
+syncs of ``boomi_default`` from two DAGs compete for the account; the sync's asset starts
 ``boomi_access_review``. Phase 2 fills the campaign's workbook with revocations and then runs,
 all at once on ``boomi_default``: ``boomi_apply_review_decisions``, ``boomi_jit_access`` and
 another ``boomi_access_sync``. The per-account pool (``operators/pools.py``) is what keeps their
@@ -89,7 +95,9 @@ ACCOUNTS: dict[str, tuple[str, int, float]] = {
     "boomi_big": ("skewed", 4, 40.0),
 }
 MAIN = "boomi_default"
-MULTI = ("boomi_small", "boomi_branch", "boomi_big")
+# The accounts of the multi-account sync, as the Airflow processes read them (BOOMI_ACCOUNT_CONN_IDS):
+# all four, the review account included, so its pool is tested against the other DAGs' tasks.
+MULTI = tuple(ACCOUNTS)
 
 
 @dataclass
@@ -206,6 +214,8 @@ def celery_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryRun]:
                 **broker.airflow_env(),
                 **store.airflow_env(),
                 **{a.env_name(): a.connection_json() for a in accounts.values()},
+                # Read where the DAG is parsed: the DAG processor and every worker (worker.env).
+                "BOOMI_ACCOUNT_CONN_IDS": ",".join(MULTI),
                 f"AIRFLOW_CONN_{WAREHOUSE_CONN.upper()}": cs.airflow_conn_uri(warehouse_url),
                 "BOOMI_DATA_DIR": store.root,
                 "BOOMI_ACCOUNT_POOLS": "true" if POOLS_ON else "false",
@@ -232,15 +242,18 @@ def celery_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryRun]:
                 workers = [Worker(f"worker_{q[-1]}", q, root / f"worker_{q[-1]}") for q in cs.QUEUES]
                 for worker in workers:
                     _start_worker(airflow, worker)
+                # The pools of the accounts the DAGs were given, from the same variable.
                 pools = root / "pools.json"
                 pools.write_text(
                     subprocess.run(
-                        [sys.executable, "-m", "airflow_provider_boomi.operators.pools", *ACCOUNTS],
+                        [sys.executable, "-m", "airflow_provider_boomi.operators.pools", "--from-env"],
+                        env=airflow.env,
                         capture_output=True,
                         text=True,
                         check=True,
                     ).stdout
                 )
+                assert sorted(json.loads(pools.read_text())) == sorted(f"boomi:{c}" for c in ACCOUNTS)
                 imported = airflow.airflow("pools", "import", str(pools))
                 assert imported.returncode == 0, imported.stdout + imported.stderr
                 airflow.wait_ready([Path(n).stem for n in DAG_FILES])
@@ -349,6 +362,13 @@ def _xcom(run: CeleryRun, ti: cs.TaskRun) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+def _is_sync(ti: cs.TaskRun) -> bool:
+    """A task that took a snapshot: ``sync``, ``resync``, or a multi-account ``sync_<conn id>``."""
+    return ti.task_id in ("sync", "resync") or (
+        ti.dag_id == "boomi_multi_account_sync" and ti.task_id.startswith("sync_")
+    )
+
+
 def _grant_ids(store: SnapshotStore, account_id: str, sync_id: str) -> tuple[frozenset[str], frozenset[str]]:
     return tuple(  # type: ignore[return-value]
         frozenset(store.read_table(account_id, sync_id, table, columns=["boomi_id"])["boomi_id"].to_pylist())
@@ -368,10 +388,11 @@ def test_the_example_dags_scale_out_on_celery(celery_run: CeleryRun) -> None:
     recorder = cs.GrantRecorder(main).start()
     began = time.monotonic()
     try:
-        # Phase 1: the main account's sync (into the warehouse) and the multi-account sync at once;
-        # the snapshot asset starts a review campaign.
+        # Phase 1: the main account's sync (into the warehouse) and the multi-account sync of every
+        # account (its parameter's default: the accounts of BOOMI_ACCOUNT_CONN_IDS) at once; the
+        # snapshot asset starts a review campaign.
         sync1 = airflow.trigger("boomi_access_sync", {"warehouse_conn_id": WAREHOUSE_CONN}, user=REQUESTER)
-        multi = airflow.trigger("boomi_multi_account_sync", {"boomi_conn_ids": list(MULTI)}, user=REQUESTER)
+        multi = airflow.trigger("boomi_multi_account_sync", user=REQUESTER)
         _succeeded(run, "boomi_access_sync", sync1)
         _succeeded(run, "boomi_multi_account_sync", multi)
         _all_review_runs_done(run, at_least=1)
@@ -432,8 +453,12 @@ def test_the_example_dags_scale_out_on_celery(celery_run: CeleryRun) -> None:
     assert clashes == [], "\n".join(
         f"{a.label} {a.start}..{a.end} overlaps {b.label} {b.start}..{b.end}" for a, b in clashes
     )
-    assert {t.pool for t in calling if t.conn_id == MAIN} == {"boomi:boomi_default"}
+    # Every task calling Boomi was in its account's pool, the multi-account sync's included.
+    assert {(t.label, t.pool) for t in calling} == {(t.label, f"boomi:{t.conn_id}") for t in calling}
     assert {t.conn_id for t in calling} == set(ACCOUNTS)
+    multi_syncs = {t.conn_id: t for t in calling if t.dag_id == "boomi_multi_account_sync"}
+    assert sorted(multi_syncs) == sorted(MULTI)
+    assert all(t.state == "success" and t.task_id == f"sync_{c}" for c, t in multi_syncs.items())
 
     # Both workers ran tasks, each only from its own queue.
     ran = [t for t in tis if t.state == "success" and t.hostname]
@@ -449,7 +474,7 @@ def test_the_example_dags_scale_out_on_celery(celery_run: CeleryRun) -> None:
 
     # Every snapshot exact: the grants the account held while it was taken.
     store = SnapshotStore(f"{data}/snapshots", storage_options=run.store.storage_options)
-    produced = {_xcom(run, t)["sync_id"]: t for t in calling if t.task_id in ("sync", "resync")}
+    produced = {_xcom(run, t)["sync_id"]: t for t in calling if _is_sync(t)}
     snapshots: dict[str, list[str]] = {}
     for conn_id, account in run.accounts.items():
         infos = store.snapshots(account.sim.account_id)
@@ -466,14 +491,16 @@ def test_the_example_dags_scale_out_on_celery(celery_run: CeleryRun) -> None:
                 assert got == held[0], f"{task.label}: the snapshot differs from the account"
             else:
                 assert got == account.grant_ids(), f"{task.label}: the snapshot differs from the account"
-    assert len(snapshots[MAIN]) == 3 and all(len(snapshots[c]) == 1 for c in MULTI), snapshots
+    # The main account: two syncs, the resync and the multi-account sync's; the others: one each.
+    assert len(snapshots[MAIN]) == 4 and all(len(snapshots[c]) == 1 for c in MULTI if c != MAIN), snapshots
 
-    # The warehouse holds each loaded snapshot exactly.
+    # The warehouse holds each loaded snapshot exactly: the main account's, except the multi-account
+    # sync's (that DAG has no load step).
     import psycopg
 
     with psycopg.connect(run.warehouse_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         loaded = {r[0] for r in conn.execute("SELECT sync_id FROM boomi_snapshots")}
-        assert loaded == set(snapshots[MAIN])
+        assert loaded == {s for s in snapshots[MAIN] if produced[s].dag_id != "boomi_multi_account_sync"}
         for sync_id in loaded:
             in_warehouse = tuple(
                 frozenset(
@@ -506,11 +533,13 @@ def test_the_example_dags_scale_out_on_celery(celery_run: CeleryRun) -> None:
 
     # The figures docs/scale.md uses.
     keys = fs.glob(f"{run.store.bucket}/boomi/snapshots/account_id=*/sync_id=*/*")
-    xcom_sizes = sorted(len(json.dumps(_xcom(run, t))) for t in calling if t.task_id == "sync")
+    xcom_sizes = sorted(
+        len(json.dumps(_xcom(run, t))) for t in calling if _is_sync(t) and t.task_id != "resync"
+    )
     sync_seconds = sorted(
         (t.conn_id or "", round((t.end - t.start).total_seconds(), 1))
         for t in calling
-        if t.task_id in ("sync", "resync") and t.start and t.end
+        if _is_sync(t) and t.start and t.end
     )
     snapshot_bytes = {
         c: sum(

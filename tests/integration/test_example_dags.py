@@ -287,28 +287,67 @@ def test_jit_access_refuses_too_long_a_duration(
     assert sim.requests == []
 
 
-def test_multi_account_sync_maps_over_connections(
+def test_multi_account_sync_gives_each_account_a_task_and_its_pool(
     dag_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with (
         BoomiSimulator(profile="demo", rate_limit=None, seed=1) as first,
         BoomiSimulator(profile="non_primary", rate_limit=None, seed=2) as second,
+        BoomiSimulator(profile="demo", rate_limit=None, seed=3) as third,
     ):
         monkeypatch.setenv("AIRFLOW_CONN_BOOMI_FIRST", first.connection_json())
         monkeypatch.setenv("AIRFLOW_CONN_BOOMI_SECOND", second.connection_json())
         monkeypatch.setenv("AIRFLOW_CONN_BOOMI_FIRST_AGAIN", first.connection_json())
-        conn_ids = ["boomi_first", "boomi_second", "boomi_first_again"]
-        result = run(
-            dag_folder,
-            "boomi_multi_account_sync.py",
-            {"boomi_conn_ids": conn_ids, "output_path": str(tmp_path / "snapshots")},
+        monkeypatch.setenv("AIRFLOW_CONN_BOOMI_THIRD", third.connection_json())
+        monkeypatch.delenv("BOOMI_ACCOUNT_POOLS", raising=False)
+        # The accounts are read when the file is parsed; dag.test() runs the tasks of that parse.
+        monkeypatch.setenv(
+            "BOOMI_ACCOUNT_CONN_IDS", "boomi_first, boomi_second,boomi_first_again,boomi_third"
         )
+        dag = load_dag(dag_folder / "boomi_multi_account_sync.py", "boomi_multi_account_sync")
+        syncs = {t.task_id: t for t in dag.tasks if t.task_type == "BoomiSyncOperator"}
+        assert {t: (s.boomi_conn_id, s.pool) for t, s in syncs.items()} == {
+            f"sync_{c}": (c, f"boomi:{c}")
+            for c in ("boomi_first", "boomi_second", "boomi_first_again", "boomi_third")
+        }
+
+        # The default (an empty list): every account, the second connection to the first
+        # account skipped, not synced twice.
+        result = dag.test(run_conf={"output_path": str(tmp_path / "snapshots")})
         assert result.state == "success", task_states(result)
-        syncs = [ti for ti in result.get_task_instances() if ti.task_id == "sync"]
-        assert len(syncs) == 2, "a second connection to the same account is not synced twice"
+        states = task_states(result)
+        assert {t: states[t] for t in syncs} == {
+            "sync_boomi_first": "success",
+            "sync_boomi_second": "success",
+            "sync_boomi_first_again": "skipped",
+            "sync_boomi_third": "success",
+        }
         store = SnapshotStore(tmp_path / "snapshots")
-        assert sorted(store.accounts()) == sorted([first.account_id, second.account_id])
-        for sim in (first, second):
+        assert sorted(store.accounts()) == sorted(s.account_id for s in (first, second, third))
+        summary = result.get_task_instance("summarize").xcom_pull(task_ids="summarize")
+        assert set(summary) == {s.account_id for s in (first, second, third)}
+        for sim in (first, second, third):
             latest = store.latest(sim.account_id)
             assert latest is not None
             assert latest.row_counts["user_role_grants"] == len(sim.state.user_roles())
+            assert summary[sim.account_id]["sync_id"] == latest.sync_id
+
+        # A subset chosen at run time: the accounts left out are skipped and not called.
+        for sim in (first, second, third):
+            sim.clear_requests()
+        subset = dag.test(
+            run_conf={"boomi_conn_ids": ["boomi_second"], "output_path": str(tmp_path / "snapshots")}
+        )
+        assert subset.state == "success", task_states(subset)
+        states = task_states(subset)
+        assert [t for t in syncs if states[t] == "success"] == ["sync_boomi_second"]
+        assert first.requests == [] and third.requests == [] and second.requests != []
+        assert len(store.snapshots(second.account_id)) == 2
+        assert len(store.snapshots(first.account_id)) == len(store.snapshots(third.account_id)) == 1
+
+        # A connection the variable does not list has no task: the run says so and calls nobody.
+        first.clear_requests()
+        refused = dag.test(run_conf={"boomi_conn_ids": ["boomi_first", "boomi_elsewhere"]})
+        assert refused.state == "failed"
+        assert task_states(refused)["choose_accounts"] == "failed"
+        assert first.requests == []
