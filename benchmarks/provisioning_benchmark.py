@@ -14,6 +14,13 @@ seeded state before the run:
   still one call), before and after;
 * setup: the role catalog (one page) and the detection of how Boomi matches user ids (two reads).
 
+``--kind group`` runs a batch of group changes instead: one account group role (Auditor in the
+Sandbox group) added to ``--size`` users who have logged in, hold global roles and no row in
+that group. Per group of users the rules need their global rows (one batched read: they hold no
+row in the group yet, so these show that Boomi holds them and how it spells them), their rows in
+the group before the writes (one batched read, empty) and after (one batched read); setup also
+reads the account groups (two pages of the profile's 200 groups).
+
 The bound is max(their sum / R, the longest chain of one group x L); each count is printed,
 with what the provider counted for it (``Provisioner.calls``). Strategies, each in a fresh child
 process against a fresh simulator:
@@ -23,6 +30,7 @@ process against a fresh simulator:
 
     python benchmarks/provisioning_benchmark.py --setting scaled
     python benchmarks/provisioning_benchmark.py --setting both --results benchmarks/RESULTS.md
+    python benchmarks/provisioning_benchmark.py --kind group --setting scaled --strategies provider
 """
 
 from __future__ import annotations
@@ -50,6 +58,8 @@ from airflow_provider_boomi.access.provisioning import DEFAULT_READ_BATCH_SIZE  
 
 STRATEGIES = {"provider": 8, "sequential": 1}
 SETUP_CALLS = 3  # the role catalog (one page of the large profile's 60 roles) and two detection reads
+GROUP_SETUP_CALLS = SETUP_CALLS + 2  # and the account groups (two pages of the profile's 200)
+GROUP = "Sandbox"  # the account group of ``--kind group``
 
 
 @dataclass(frozen=True)
@@ -60,10 +70,11 @@ class Needed:
     floor_writes: int
     batched_reads: int
     longest_chain: int
+    setup: int = SETUP_CALLS
 
     @property
     def total(self) -> int:
-        return self.writes + self.floor_writes + self.batched_reads + SETUP_CALLS
+        return self.writes + self.floor_writes + self.batched_reads + self.setup
 
 
 def build_batch(size: int, seed: int = 0) -> tuple[list[dict[str, str]], int, list[tuple[str, int, int]]]:
@@ -106,6 +117,48 @@ def build_batch(size: int, seed: int = 0) -> tuple[list[dict[str, str]], int, li
     rows_after = {u: rows_before[u] + 1 for u in assign}
     rows_after.update({u: rows_before[u] - 1 + (standard["id"] not in roles_of[u]) for u in revoke})
     return changes, floor_creates, [(u, rows_before[u], rows_after[u]) for u in [*assign, *revoke]]
+
+
+def build_group_batch(size: int, seed: int = 0) -> tuple[list[dict[str, str]], list[tuple[str, int]]]:
+    """``size`` additions of Auditor in :data:`GROUP`, from the seeded state the server has, and
+    each user with their global-role rows (read before the writes: see the module docstring)."""
+    from airflow_provider_boomi.testing.simulator import BoomiSimulator
+
+    state = BoomiSimulator(profile="large", seed=seed, rate_limit=None).state
+    auditor = state.role_by_name("Auditor")
+    assert auditor is not None
+    group_id = next(g["id"] for g in state.account_groups() if g["name"] == GROUP)
+    inside = {r["userId"] for r in state.group_roles() if r["accountGroupId"] == group_id}
+    global_rows: dict[str, int] = {}
+    for row in state.user_roles():
+        global_rows[row["userId"]] = global_rows.get(row["userId"], 0) + 1
+    # Boomi adds to a group only users who have logged in.
+    eligible = sorted(
+        u["userId"]
+        for u in state.users()
+        if u["hasLoggedIn"] and u["userId"] in global_rows and u["userId"] not in inside
+    )
+    users = [u for u in eligible if u != state.api_user_id][:size]
+    assert len(users) == size, f"only {len(users)} users can be added to {GROUP}"
+    changes = [
+        {"action": "add_group_role", "user_id": u, "role_id": auditor["id"], "account_group": GROUP}
+        for u in users
+    ]
+    return changes, [(u, global_rows[u]) for u in users]
+
+
+def needed_group_calls(
+    changes: list[dict[str, str]], users: list[tuple[str, int]], batch_size: int
+) -> Needed:
+    """The calls the rules need for a ``--kind group`` batch with groups of ``batch_size`` users:
+    per group, its global rows, its (empty) rows in the account group, and one read-back of one
+    new row a user."""
+    reads = 0
+    for start in range(0, len(users), batch_size):
+        group = users[start : start + batch_size]
+        reads += pages(sum(rows for _, rows in group)) + pages(0) + pages(len(group))
+    per_worker = math.ceil(min(batch_size, len(users)) / STRATEGIES["provider"])
+    return Needed(len(changes), 0, reads, 3 + per_worker, GROUP_SETUP_CALLS)
 
 
 def needed_calls(
@@ -185,6 +238,12 @@ def main() -> None:
     parser.add_argument(
         "--read-batch-size", type=int, default=DEFAULT_READ_BATCH_SIZE, help="users read in one query"
     )
+    parser.add_argument(
+        "--kind",
+        choices=["global", "group"],
+        default="global",
+        help="global: assigns and revokes of global roles; group: additions to one account group",
+    )
     parser.add_argument("--results", type=Path, help="append the table, command and machine to this file")
     parser.add_argument("--child", choices=list(STRATEGIES), help=argparse.SUPPRESS)
     parser.add_argument("--facts", help=argparse.SUPPRESS)
@@ -194,11 +253,15 @@ def main() -> None:
     if args.child:
         child_main(args)
         return
-    changes, floor_creates, users = build_batch(args.size)
-    need = needed_calls(changes, floor_creates, users, args.read_batch_size)
+    if args.kind == "group":
+        changes, group_users = build_group_batch(args.size)
+        need = needed_group_calls(changes, group_users, args.read_batch_size)
+    else:
+        changes, floor_creates, users = build_batch(args.size)
+        need = needed_calls(changes, floor_creates, users, args.read_batch_size)
     print(
         f"needed: {need.writes} writes + {need.floor_writes} Standard User creates + 0 safety reads + "
-        f"{need.batched_reads} batched reads + {SETUP_CALLS} setup = {need.total} calls "
+        f"{need.batched_reads} batched reads + {need.setup} setup = {need.total} calls "
         f"(read_batch_size={args.read_batch_size})",
         flush=True,
     )
@@ -234,13 +297,14 @@ def main() -> None:
                 other = r["calls"] - sum(counted.values())
                 outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["outcomes"].items()))
                 line = (
-                    f"| {setting} | {strategy} | {rate:g}/s | {latency * 1000:g} ms | {args.read_batch_size} "
+                    f"| {setting} ({args.kind}) | {strategy} | {rate:g}/s | {latency * 1000:g} ms "
+                    f"| {args.read_batch_size} "
                     f"| {len(changes)} | {outcomes} | {r['calls']} "
                     f"| {counted['writes']} ({need.writes}) "
                     f"| {counted['safety_writes']} ({need.floor_writes}) "
                     f"| {counted['safety_reads']} (0) "
                     f"| {counted['batched_reads'] + counted['single_reads']} ({need.batched_reads}) "
-                    f"| {other} ({SETUP_CALLS}) | {need.total} "
+                    f"| {other} ({need.setup}) | {need.total} "
                     f"| {r['wall']:.1f} | {bound:.1f} | {r['wall'] / bound:.2f} | {r['status_503']} |"
                 )
                 lines.append(line)

@@ -28,6 +28,17 @@ log). A 400 for the grouping does the same. On a case-sensitive Boomi (§g.4) ea
 for under Boomi's own spelling, found as without batching, and rows are matched to users by
 exact spelling.
 
+Group-role changes (``add_group_role``, ``remove_group_role``) are read the same way, one more
+query per account group the round's changes name: ``AccountGroupUserRole/query`` with
+``accountGroupId EQUALS <group> and (userId EQUALS a or ...)``, before the writes and again as
+their read-back, each row checked against that filter (a row of another group or another user:
+the answer is discarded and the group rows of every user are read alone from then on, with a
+warning naming AccountGroupUserRole; a 400 does the same; the grouping of global-role reads is
+judged apart, since Boomi may serve one and not the other). A user with no row in the group yet
+is found, and Boomi's spelling of them taken, from the round's global read. A group write Boomi
+refused (400 or 404) re-reads the user alone in the group, and is decided again when their rows
+there changed since the batched read, as below.
+
 When the batched read is trusted, and when a user is read again alone, just before acting:
 
 * trusted: whether a role is held (assign and revoke decide from it; a write that Boomi then
@@ -64,7 +75,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from airflow_provider_boomi.access.catalog import RoleSource
 from airflow_provider_boomi.access.changes import (
@@ -200,9 +211,10 @@ class ProvisioningOptions:
     :param max_workers: users whose changes are applied concurrently. Every request still goes
         through the account's one rate limiter, so this only fills the limit (rate x latency
         requests in flight); changes to one user always run in order, on one thread.
-    :param read_batch_size: users whose global roles are read in one query (an ``or`` of
-        ``userId EQUALS`` terms), before the writes and again to verify them. ``1`` reads each
-        user alone (as before batching). See :data:`DEFAULT_READ_BATCH_SIZE` for the default.
+    :param read_batch_size: users whose global roles (or whose rows in one account group) are
+        read in one query (an ``or`` of ``userId EQUALS`` terms), before the writes and again to
+        verify them. ``1`` reads each user alone (as before batching). See
+        :data:`DEFAULT_READ_BATCH_SIZE` for the default.
     """
 
     provisioning_enabled: bool = False
@@ -253,8 +265,10 @@ class CallCounts:
     safeguards need: the last-administrator query, a user read alone before Standard User is
     revoked or after a write Boomi refused, the read-back of a change that a batched read-back
     did not show, and the read-back of an unknown outcome) and ``single_reads`` (pages read for
-    one user where no batched read serves: group roles, users who hold only group roles, and
-    every user once the batched read is found ignored or refused). The role catalog and the
+    one user where no batched read serves: users who hold only group roles in other groups, the
+    reads of an offboarding, the account groups an offboarding covers, and every user once the
+    batched read is found ignored or refused). Batched reads of users' rows in one account group
+    count as ``batched_reads`` too. The role catalog and the
     detection of userId matching are not counted here.
     """
 
@@ -299,6 +313,18 @@ class _Known:
     error: AmbiguousUserError | None = None
 
 
+@dataclass(frozen=True)
+class _GroupKnown:
+    """A user's rows in the account group ``group_id``, as one read showed them (the other
+    fields as :class:`_Known`)."""
+
+    group_id: str
+    rows: tuple[AccountGroupUserRole, ...]
+    batched: bool
+    spelling: str | None = None
+    error: AmbiguousUserError | None = None
+
+
 @dataclass
 class _Pending:
     """A write Boomi accepted, waiting for its read-back (batched with other users' read-backs).
@@ -310,8 +336,10 @@ class _Pending:
     draft: _Draft
     spelling: str
     exact: bool
-    holds: Callable[[Sequence[AccountUserRole]], tuple[bool, str | None]]
+    # Given the user's global-role rows, or (``group_id`` set) their rows in that group.
+    holds: Callable[[Sequence[Any]], tuple[bool, str | None]]
     note: str
+    group_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -344,7 +372,7 @@ class _StateChanged(Exception):
     """A write decided from a batched read was refused, and the user's rows have changed since:
     the change is decided again from ``known``, a read of this user alone."""
 
-    def __init__(self, known: _Known, why: str) -> None:
+    def __init__(self, known: _Known | _GroupKnown, why: str) -> None:
         super().__init__(why)
         self.known = known
         self.why = why
@@ -448,7 +476,10 @@ class Provisioner:
         self._group_spellings: dict[str, set[str]] | None = None  # the same, from group-role rows
         self._record_lock = threading.Lock()
         self._catalog_lock = threading.Lock()
-        self._batching = self.options.read_batch_size > 1  # off once Boomi ignores or refuses it
+        # Off once Boomi ignores or refuses the grouping, per object: Boomi may serve it on one
+        # and not the other.
+        self._batching = self.options.read_batch_size > 1
+        self._group_batching = self.options.read_batch_size > 1
         self.calls = CallCounts()
         """The calls made so far, by reason (:class:`CallCounts`)."""
         self.warnings: list[str] = []
@@ -539,9 +570,12 @@ class Provisioner:
         """Apply the changes of a group of users in rounds: round ``k`` applies each user's
         ``k``-th change. A round starts with one batched read of the users whose next change
         needs their global roles and of the users whose last write awaits its read-back (the
-        read-back of one round is the state the next round decides from), then writes."""
+        read-back of one round is the state the next round decides from), and one batched read
+        per account group of the users whose next change or awaited read-back is in that group;
+        then it writes."""
         queues = {user: deque(by_user[user]) for user in users}
         known: dict[str, _Known] = {}
+        group_known: dict[str, _GroupKnown] = {}
         pending: dict[str, tuple[int, _Pending]] = {}
         unsettled: dict[str, ChangeResult] = {}
 
@@ -550,35 +584,87 @@ class Provisioner:
             results[index] = result
 
         while pending or any(queues.values()):
-            wanted = {user: changes[index].user_id for user, (index, _) in pending.items()}
+            wanted = {
+                user: changes[index].user_id
+                for user, (index, waiting) in pending.items()
+                if waiting.group_id is None
+            }
+            wanted_in: dict[str, dict[str, str]] = {}  # group id -> user key -> user id typed
+            # Users of group changes whose global rows matter only if the group holds none of
+            # theirs: user key -> (the change's group id, the user id typed).
+            unless_in_group: dict[str, tuple[str | None, str]] = {}
+            for user, (index, awaited) in pending.items():
+                if awaited.group_id is not None:
+                    wanted_in.setdefault(awaited.group_id, {})[user] = changes[index].user_id
             for user, queue in queues.items():
+                if not queue:
+                    continue
+                change = changes[queue[0]]
+                if not self._reads_state_of(change, skipped=user in unsettled):
+                    continue
+                # A user awaiting a read-back is read for it already, in that write's object (a
+                # group's read-back is one group's); the next change may need the other object.
+                awaiting = pending[user][1] if user in pending else None
+                needs_global = user not in known and (awaiting is None or awaiting.group_id is not None)
+                if change.action not in GROUP_ACTIONS:
+                    if needs_global:
+                        wanted[user] = change.user_id
+                    continue
+                group_id = self._group_of(change)
+                if needs_global:
+                    unless_in_group[user] = (group_id, change.user_id)
+                held = group_known.get(user)
                 if (
-                    queue
-                    and user not in wanted
-                    and user not in known
-                    and self._reads_state_of(changes[queue[0]], skipped=user in unsettled)
+                    (awaiting is None or awaiting.group_id is None)
+                    and group_id is not None
+                    and (held is None or not _same_id(held.group_id, group_id))
                 ):
-                    wanted[user] = changes[queue[0]].user_id
+                    wanted_in.setdefault(group_id, {})[user] = change.user_id
             fresh: dict[str, _Known] = {}
-            if wanted:
-                try:
+            fresh_in: dict[str, _GroupKnown] = {}
+            try:
+                for group_id, typed_by_user in wanted_in.items():
+                    fresh_in.update(self._read_group_known(group_id, typed_by_user))
+                if unless_in_group and self.user_id_matching() == "insensitive":
+                    # A row in the group shows Boomi holds the user and how it spells them; without
+                    # one, their global rows do. (A case-sensitive Boomi's spellings come from the
+                    # scans of the account, so there the global rows are not needed.)
+                    for user, (group_id, typed) in unless_in_group.items():
+                        in_group = fresh_in.get(user) or group_known.get(user)
+                        if in_group is None or not in_group.rows or not _same_id(in_group.group_id, group_id):
+                            wanted[user] = typed
+                if wanted:
                     fresh = self._read_known(wanted)
-                except BoomiError as exc:
-                    # Detecting userId matching or the spelling scan failed: each change then
-                    # reads alone, and fails with its own error.
-                    log.warning("reading %d user(s) before their changes failed: %s", len(wanted), exc)
+            except BoomiError as exc:
+                # Detecting userId matching or a spelling scan failed: each change then reads
+                # alone, and fails with its own error.
+                log.warning("reading users before their changes failed: %s", exc)
             for user, (index, waiting) in list(pending.items()):
-                result, after = self._settle(waiting, fresh.get(user))
+                if waiting.group_id is None:
+                    result, after = self._settle(waiting, fresh.get(user))
+                    if after is not None:
+                        known[user] = after
+                else:
+                    result, group_after = self._settle_in_group(waiting, fresh_in.get(user))
+                    if group_after is not None:
+                        group_known[user] = group_after
                 done(index, result)
                 del pending[user]
-                if after is not None:
-                    known[user] = after
             for user in wanted:
                 if user in fresh and user not in known:
                     known[user] = fresh[user]
+            for user, read in fresh_in.items():
+                if user not in group_known:
+                    group_known[user] = read
             step = [(user, queue.popleft()) for user, queue in queues.items() if queue]
             futures = [
-                writers.submit(self._step, changes[index], known.get(user), unsettled.get(user))
+                writers.submit(
+                    self._step,
+                    changes[index],
+                    known.get(user),
+                    unsettled.get(user),
+                    group_known.get(user),
+                )
                 for user, index in step
             ]
             for (user, index), future in zip(step, futures, strict=True):
@@ -586,28 +672,45 @@ class Provisioner:
                 if isinstance(outcome, _Pending):
                     pending[user] = (index, outcome)
                     known.pop(user, None)
+                    group_known.pop(user, None)
                     continue
                 done(index, outcome)
                 if outcome.verification == _UNSETTLED:
                     unsettled[user] = outcome
                 if outcome.outcome in (APPLIED, FAILED):
-                    known.pop(user, None)  # it may have written: the rows read before are stale
+                    # It may have written: the rows read before are stale.
+                    known.pop(user, None)
+                    group_known.pop(user, None)
 
     def _reads_state_of(self, change: AccessChange, *, skipped: bool) -> bool:
-        """Whether ``change`` will be decided from its user's global-role rows (so the batched
-        read should include the user): not when it is refused or skipped before any read."""
-        if skipped or change.action not in (ASSIGN_ROLE, REVOKE_ROLE):
+        """Whether ``change`` will be decided from its user's rows (so the batched reads should
+        include the user): not when it is refused or skipped before any read."""
+        if skipped or change.action not in (ASSIGN_ROLE, REVOKE_ROLE, *GROUP_ACTIONS):
             return False
         if not self.options.provisioning_enabled and not self.options.dry_run:
             return False
         return self.options.allow_own_user or not _same_user(change.user_id, self._client.config.email)
 
+    def _group_of(self, change: AccessChange) -> str | None:
+        """The id of the account group a group change names (``None``: not a group change, or a
+        group that does not resolve, which the change itself then reports)."""
+        if change.action not in GROUP_ACTIONS or not change.account_group:
+            return None
+        try:
+            return self.resolve_account_group(change.account_group, is_id=change.account_group_is_id).id
+        except (ResolutionError, BoomiError):
+            return None
+
     def _step(
-        self, change: AccessChange, known: _Known | None, unsettled: ChangeResult | None
+        self,
+        change: AccessChange,
+        known: _Known | None,
+        unsettled: ChangeResult | None,
+        group_known: _GroupKnown | None = None,
     ) -> ChangeResult | _Pending:
         """One change of one user, or its skip when an earlier write of the user is unsettled."""
         if unsettled is None:
-            return self._apply_one(change, known)
+            return self._apply_one(change, known, group_known)
         # A write to this user may still land: deciding the next change from a state that is
         # about to change is how a user loses more than asked. The task's retry re-reads
         # everything and settles it.
@@ -697,11 +800,14 @@ class Provisioner:
 
     # --- one change -------------------------------------------------------------------------------
 
-    def _apply_one(self, change: AccessChange, known: _Known | None = None) -> ChangeResult | _Pending:
+    def _apply_one(
+        self, change: AccessChange, known: _Known | None = None, group_known: _GroupKnown | None = None
+    ) -> ChangeResult | _Pending:
         """One change: a final result, or a write awaiting its read-back.
 
-        ``known``: the user's global-role rows from a read made for this round (``None``: the
-        change reads what it needs itself).
+        ``known``: the user's global-role rows from a read made for this round; ``group_known``:
+        their rows in an account group, likewise (used only when it is the change's group).
+        ``None``: the change reads what it needs itself.
         """
         draft = _Draft(change, self.options.dry_run)
         if not self.options.provisioning_enabled and not self.options.dry_run:
@@ -747,6 +853,7 @@ class Provisioner:
                 except _StateChanged as changed:
                     draft.side_effects.append(changed.why)
                     draft.boomi_id = None
+                    assert isinstance(changed.known, _Known)
                     return self._assign(draft, role, changed.known)
             if change.action == REVOKE_ROLE:
                 try:
@@ -754,12 +861,20 @@ class Provisioner:
                 except _StateChanged as changed:
                     draft.side_effects.append(changed.why)
                     draft.boomi_id = None
+                    assert isinstance(changed.known, _Known)
                     return self._revoke(draft, role, changed.known)
             assert group is not None and group.id is not None
-            if change.action == ADD_GROUP_ROLE:
-                return self._add_group_role(draft, role, group.id, known)
-            if change.action == REMOVE_GROUP_ROLE:
-                return self._remove_group_role(draft, role, group.id, known)
+            in_group = group_known if group_known and _same_id(group_known.group_id, group.id) else None
+            apply_in_group = (
+                self._add_group_role if change.action == ADD_GROUP_ROLE else self._remove_group_role
+            )
+            try:
+                return apply_in_group(draft, role, group.id, known, in_group)
+            except _StateChanged as changed:
+                draft.side_effects.append(changed.why)
+                draft.boomi_id = None
+                assert isinstance(changed.known, _GroupKnown)
+                return apply_in_group(draft, role, group.id, known, changed.known)
         except AmbiguousUserError as exc:
             return draft.finish(REFUSED, error=str(exc))
         except ResolutionError as exc:
@@ -960,15 +1075,21 @@ class Provisioner:
             for key, found in rows.items()
         }
 
-    def _stop_batching(self, why: str) -> None:
-        """Read each user alone from now on, and say so: Boomi did not serve the ``or`` of userId
-        terms as a filter (ignored or refused; see the open questions)."""
+    def _stop_batching(self, why: str, object_type: str = "AccountUserRole") -> None:
+        """Read each user alone from now on (for ``object_type``'s reads), and say so: Boomi did
+        not serve the ``or`` of userId terms as a filter (ignored or refused; see the open
+        questions)."""
         with self._catalog_lock:
-            if not self._batching:
-                return
-            self._batching = False
+            if object_type == "AccountUserRole":
+                if not self._batching:
+                    return
+                self._batching = False
+            else:
+                if not self._group_batching:
+                    return
+                self._group_batching = False
             message = (
-                f"AccountUserRole/query with userId terms grouped by 'or' is not served as a filter "
+                f"{object_type}/query with userId terms grouped by 'or' is not served as a filter "
                 f"in account {self._client.config.account_id}: {why}. That read was discarded and "
                 "every user is now read alone (exact, one read per user instead of one per "
                 f"{self.options.read_batch_size}); set read_batch_size=1 to skip the batched read "
@@ -1000,6 +1121,119 @@ class Provisioner:
         result = self._verify(draft, check, pending.note)
         after = None if seen is None else _Known(tuple(seen), batched=False, spelling=pending.spelling)
         return result, after
+
+    def _settle_in_group(
+        self, pending: _Pending, fresh: _GroupKnown | None
+    ) -> tuple[ChangeResult, _GroupKnown | None]:
+        """:meth:`_settle` for a write to an account group: decided by the batched read of the
+        group when it shows the change, else by a read of this user's rows in the group alone."""
+        draft, group_id = pending.draft, pending.group_id
+        assert group_id is not None
+        if fresh is not None and fresh.error is None and _same_id(fresh.group_id, group_id):
+            holds, boomi_id = pending.holds(fresh.rows)
+            if holds:
+                draft.boomi_id = draft.boomi_id or boomi_id
+                return draft.finish(APPLIED, verification=pending.note), fresh
+        seen: list[AccountGroupUserRole] | None = None
+
+        def check() -> tuple[bool, str | None]:
+            nonlocal seen
+            seen = self._group_rows(group_id, pending.spelling, exact=pending.exact, kind="safety_reads")
+            return pending.holds(seen)
+
+        result = self._verify(draft, check, pending.note)
+        after = (
+            None
+            if seen is None
+            else _GroupKnown(group_id, tuple(seen), batched=False, spelling=pending.spelling)
+        )
+        return result, after
+
+    def _read_group_known(self, group_id: str, typed_by_user: dict[str, str]) -> dict[str, _GroupKnown]:
+        """Several users' rows in one account group, ``read_batch_size`` users a query:
+        ``accountGroupId EQUALS <group> and (userId EQUALS a or userId EQUALS b ...)``.
+
+        The rules of :meth:`_read_known`: every row is checked against the filter (a row of
+        another group or another user discards the read and, if it grouped several users, stops
+        the grouping of AccountGroupUserRole reads for this provisioner, with a warning; a 400
+        for the grouping does the same); on a case-sensitive Boomi each user is asked for under
+        Boomi's spelling (from the scans of the account's global and group rows) and rows are
+        matched by exact spelling; a user with two stored spellings gets no read, and their
+        change is refused as ambiguous. A user missing from the answer reads alone.
+        """
+        sensitive = self.user_id_matching() == "sensitive"
+        known: dict[str, _GroupKnown] = {}
+        terms: dict[str, str] = {}  # user key -> the userId asked for
+        for user, typed in typed_by_user.items():
+            if not sensitive:
+                terms[user] = typed
+                continue
+            spellings = set(self._account_spellings().get(user, ())) | set(
+                self._group_directory().get(user, ())
+            )
+            try:
+                _refuse_ambiguous(typed, spellings)
+            except AmbiguousUserError as exc:
+                known[user] = _GroupKnown(group_id, (), batched=False, error=exc)
+                continue
+            terms[user] = next(iter(spellings), typed)
+        users = list(terms)
+        while users:
+            size = self.options.read_batch_size if self._group_batching else 1
+            chunk = {user: terms[user] for user in users[:size]}
+            users = users[size:]
+            read = self._read_group_chunk(group_id, chunk, sensitive=sensitive)
+            if read is None:
+                continue
+            for user, rows in read.items():
+                known[user] = _GroupKnown(
+                    group_id,
+                    tuple(rows),
+                    batched=len(chunk) > 1,
+                    spelling=chunk[user] if sensitive else None,
+                )
+        return known
+
+    def _read_group_chunk(
+        self, group_id: str, chunk: dict[str, str], *, sensitive: bool
+    ) -> dict[str, list[AccountGroupUserRole]] | None:
+        """One query for the users of ``chunk`` (key -> userId asked for) in one group; ``None``:
+        no answer to decide from (the read failed, or Boomi ignored or refused the filter)."""
+        asked = [QueryFilter.equals("userId", user_id) for user_id in chunk.values()]
+        users_filter = asked[0] if len(asked) == 1 else QueryFilter.any_of(*asked)
+        query = QueryFilter.all_of(QueryFilter.equals("accountGroupId", group_id), users_filter)
+        fold = () if sensitive else ("userId",)
+        owner = {(u if sensitive else u.lower()): key for key, u in chunk.items()}
+        rows: dict[str, list[AccountGroupUserRole]] = {key: [] for key in chunk}
+        try:
+            answer = self._client.query_account_group_user_roles(query)
+            for row in self._counted(answer, "batched_reads"):
+                if not query.admits(row.to_api(), fold=fold):
+                    if len(chunk) > 1:
+                        self._stop_batching(
+                            f"a row of user {row.user_id} in account group {row.account_group_id} came back "
+                            f"from a read of group {group_id} that did not ask for it",
+                            "AccountGroupUserRole",
+                        )
+                    return None  # the rest of the answer would be more of the same: stop reading
+                key = owner.get((row.user_id or "") if sensitive else (row.user_id or "").lower())
+                if key is not None:
+                    rows[key].append(row)
+        except BoomiBadRequestError as exc:
+            if len(chunk) > 1:
+                self._stop_batching(
+                    f"Boomi refused the read with HTTP {exc.status} ({exc})", "AccountGroupUserRole"
+                )
+            return None
+        except BoomiError as exc:
+            log.warning(
+                "batched read of %d user(s) in account group %s failed (%s); each is read alone",
+                len(chunk),
+                group_id,
+                exc,
+            )
+            return None
+        return rows
 
     def _refused_write(
         self,
@@ -1131,10 +1365,12 @@ class Provisioner:
         self,
         draft: _Draft,
         user_id: str,
-        holds: Callable[[Sequence[AccountUserRole]], tuple[bool, str | None]],
+        holds: Callable[[Sequence[Any]], tuple[bool, str | None]],
         note: str,
+        *,
+        group_id: str | None = None,
     ) -> _Pending:
-        return _Pending(draft, user_id, self.user_id_matching() == "sensitive", holds, note)
+        return _Pending(draft, user_id, self.user_id_matching() == "sensitive", holds, note, group_id)
 
     def _revoke(self, draft: _Draft, role: RoleInfo, known: _Known | None) -> ChangeResult | _Pending:
         typed = draft.change.user_id
@@ -1321,12 +1557,17 @@ class Provisioner:
     # --- group roles ------------------------------------------------------------------------------
 
     def _group_user(
-        self, typed: str, group_id: str, known: _Known | None
+        self, typed: str, group_id: str, known: _Known | None, in_group: _GroupKnown | None
     ) -> tuple[str, list[AccountGroupUserRole], bool]:
         """Boomi's spelling of the user, their rows in this group, and whether Boomi holds the
-        user in this account at all (globally or in one of its groups). Group-role rows are read
-        for this user alone; ``known`` (the user's global-role rows, if a read of the round has
-        them) spares the global read."""
+        user in this account at all (globally or in one of its groups).
+
+        ``in_group``: the user's rows in this group from a read of the round (``None``: read
+        for this user alone); ``known``: their global-role rows likewise, which spare the global
+        read when the group holds no row of the user.
+        """
+        if in_group is not None and in_group.error is not None:
+            raise in_group.error
         if self.user_id_matching() == "sensitive":
             key = typed.strip().lower()
             spellings = set(self._account_spellings().get(key, ())) | set(
@@ -1334,8 +1575,10 @@ class Provisioner:
             )
             _refuse_ambiguous(typed, spellings)
             spelling = next(iter(spellings), typed)
+            if in_group is not None:
+                return spelling, list(in_group.rows), bool(spellings)
             return spelling, self._group_rows(group_id, spelling, exact=True), bool(spellings)
-        rows = self._group_rows(group_id, typed, exact=False)
+        rows = list(in_group.rows) if in_group else self._group_rows(group_id, typed, exact=False)
         spellings = {r.user_id for r in rows if r.user_id}
         _refuse_ambiguous(typed, spellings)
         if spellings:
@@ -1346,11 +1589,15 @@ class Provisioner:
         group_spelling = self._group_spelling(typed)
         return group_spelling or typed, rows, group_spelling is not None
 
-    def _group_rows(self, group_id: str, user_id: str, *, exact: bool) -> list[AccountGroupUserRole]:
+    def _group_rows(
+        self, group_id: str, user_id: str, *, exact: bool, kind: str = "single_reads"
+    ) -> list[AccountGroupUserRole]:
+        """The user's rows in one account group, read for this user alone (pages counted as
+        ``kind``); every row checked client-side."""
         query = QueryFilter.all_of(
             QueryFilter.equals("accountGroupId", group_id), QueryFilter.equals("userId", user_id)
         )
-        rows = self._counted(self._client.query_account_group_user_roles(query), "single_reads")
+        rows = self._counted(self._client.query_account_group_user_roles(query), kind)
         return [
             r
             for r in rows
@@ -1359,9 +1606,14 @@ class Provisioner:
         ]
 
     def _add_group_role(
-        self, draft: _Draft, role: RoleInfo, group_id: str, known: _Known | None
-    ) -> ChangeResult:
-        user_id, rows, _ = self._group_user(draft.change.user_id, group_id, known)
+        self,
+        draft: _Draft,
+        role: RoleInfo,
+        group_id: str,
+        known: _Known | None,
+        in_group: _GroupKnown | None,
+    ) -> ChangeResult | _Pending:
+        user_id, rows, _ = self._group_user(draft.change.user_id, group_id, known, in_group)
         existing = _find(rows, role.role_id)
         if existing is not None:
             draft.state_before, draft.boomi_id = "present", existing.id
@@ -1369,25 +1621,31 @@ class Provisioner:
         draft.state_before = "absent"
         if draft.dry_run:
             return draft.finish(PLANNED, verification="dry run: nothing sent")
-        exact = self.user_id_matching() == "sensitive"
 
-        def check() -> tuple[bool, str | None]:
-            row = _find(self._group_rows(group_id, user_id, exact=exact), role.role_id)
+        def holds(after: Sequence[AccountGroupUserRole]) -> tuple[bool, str | None]:
+            row = _find(after, role.role_id)
             return row is not None, row.id if row else None
 
         self.calls.add("writes")
         try:
             created = self._client.create_account_group_user_role(group_id, user_id, role.role_id)
         except BoomiError as exc:
-            return self._after_error(draft, exc, check, "the group role row")
+            return self._refused_group_write(
+                draft, exc, in_group, group_id, user_id, holds, "the group role row"
+            )
         draft.boomi_id = created.id
-        return self._verify(draft, check, "read back: group role row present")
+        return self._pending(draft, user_id, holds, "read back: group role row present", group_id=group_id)
 
     def _remove_group_role(
-        self, draft: _Draft, role: RoleInfo, group_id: str, known: _Known | None
-    ) -> ChangeResult:
+        self,
+        draft: _Draft,
+        role: RoleInfo,
+        group_id: str,
+        known: _Known | None,
+        in_group: _GroupKnown | None,
+    ) -> ChangeResult | _Pending:
         typed = draft.change.user_id
-        user_id, rows, found = self._group_user(typed, group_id, known)
+        user_id, rows, found = self._group_user(typed, group_id, known, in_group)
         target = _find(rows, role.role_id)
         if target is None:
             if not found:
@@ -1405,17 +1663,55 @@ class Provisioner:
         draft.state_before, draft.boomi_id = "present", target.id
         if draft.dry_run:
             return draft.finish(PLANNED, verification="dry run: nothing sent")
-        exact = self.user_id_matching() == "sensitive"
 
-        def check() -> tuple[bool, str | None]:
-            return _find(self._group_rows(group_id, user_id, exact=exact), role.role_id) is None, target.id
+        def holds(after: Sequence[AccountGroupUserRole]) -> tuple[bool, str | None]:
+            return _find(after, role.role_id) is None, target.id
 
         self.calls.add("writes")
         try:
             self._client.delete("AccountGroupUserRole", str(target.id))
         except BoomiError as exc:
-            return self._after_error(draft, exc, check, "the group role row's removal")
-        return self._verify(draft, check, "read back: group role row absent")
+            return self._refused_group_write(
+                draft, exc, in_group, group_id, user_id, holds, "the group role row's removal"
+            )
+        return self._pending(draft, user_id, holds, "read back: group role row absent", group_id=group_id)
+
+    def _refused_group_write(
+        self,
+        draft: _Draft,
+        exc: BoomiError,
+        in_group: _GroupKnown | None,
+        group_id: str,
+        user_id: str,
+        holds: Callable[[Sequence[AccountGroupUserRole]], tuple[bool, str | None]],
+        what: str,
+    ) -> ChangeResult:
+        """The outcome of a group-role create or delete that raised: as :meth:`_refused_write`,
+        with the user's rows in the group."""
+        exact = self.user_id_matching() == "sensitive"
+        if (
+            in_group is not None
+            and in_group.batched
+            and isinstance(exc, _DEFINITE)
+            and not isinstance(exc, _NO_REREAD)
+        ):
+            try:
+                now = self._group_rows(group_id, user_id, exact=exact, kind="safety_reads")
+            except BoomiError as read_exc:
+                return draft.finish(FAILED, error=f"{exc}; reading the user back failed too ({read_exc})")
+            if _row_keys(now) != _row_keys(in_group.rows):
+                raise _StateChanged(
+                    replace(in_group, rows=tuple(now), batched=False),
+                    f"Boomi refused the first attempt ({exc.status}): the user's roles in the group had "
+                    "changed since the batched read; decided again from a read of this user alone",
+                )
+            return self._after_error(draft, exc, lambda: holds(now), what)
+        return self._after_error(
+            draft,
+            exc,
+            lambda: holds(self._group_rows(group_id, user_id, exact=exact, kind="safety_reads")),
+            what,
+        )
 
     # --- offboarding ------------------------------------------------------------------------------
 
@@ -2039,7 +2335,9 @@ def _find(
     return None
 
 
-def _row_keys(rows: Iterable[AccountUserRole]) -> set[tuple[str | None, str | None]]:
+def _row_keys(
+    rows: Iterable[AccountUserRole] | Iterable[AccountGroupUserRole],
+) -> set[tuple[str | None, str | None]]:
     """A user's rows as comparable facts: which rows (Boomi ids) hold which roles."""
     return {(r.id, (r.role_id or "").lower()) for r in rows}
 

@@ -227,16 +227,17 @@ ROWS: tuple[Row, ...] = (
     Row(
         "userid-or-ignored",
         "or-userId",
-        "userId terms grouped with 'or' ignored (a batched read answers every row of the account)",
-        "provisioning sees rows outside its read's filter, discards the read and reads each user "
-        "alone; exact, warned",
+        "userId terms grouped with 'or' ignored (a batched read answers every row of the account, or "
+        "of the account group)",
+        "provisioning sees rows outside its read's filter (global roles and group roles alike), discards "
+        "the read and reads each user alone; exact, warned",
         settings={"user_id_or_filter": "ignored"},
     ),
     Row(
         "userid-or-refused",
         "or-userId",
-        "userId terms grouped with 'or' refused with HTTP 400",
-        "provisioning reads each user alone; exact, warned",
+        "userId terms grouped with 'or' refused with HTTP 400 (AccountUserRole and AccountGroupUserRole)",
+        "provisioning reads each user alone (global roles and group roles alike); exact, warned",
         settings={"user_id_or_filter": "refused"},
     ),
     Row(
@@ -408,7 +409,7 @@ def _role(sim: BoomiSimulator, name: str) -> str:
 
 
 def _batch(sim: BoomiSimulator) -> tuple[list[dict[str, Any]], Any]:
-    """Seven changes with user ids typed in another case, and the state they must lead to."""
+    """Eight changes with user ids typed in another case, and the state they must lead to."""
     standard = _role(sim, "Standard User")
     mixed = next(u["userId"] for u in sim.state.users() if u["userId"].lower() == "mixed.case@example.com")
     group_row = next(
@@ -437,6 +438,14 @@ def _batch(sim: BoomiSimulator) -> tuple[list[dict[str, Any]], Any]:
             "role": removed_role,
             "account_group": group_name,
         },
+        # A second change in the same group, in the same round: the group's rows of both users
+        # are read in one query (an 'or' of userId terms under the accountGroupId term).
+        {
+            "action": "add_group_role",
+            "user_id": _email(sim, "power.user").swapcase(),
+            "role": "Auditor",
+            "account_group": group_name,
+        },
         # A user who holds only group roles exists: the assignment must not invite a twin.
         {
             "action": "assign_role",
@@ -456,6 +465,7 @@ def _batch(sim: BoomiSimulator) -> tuple[list[dict[str, Any]], Any]:
     group_roles = {(r["userId"], r["accountGroupId"], r["roleId"]) for r in sim.state.group_roles()}
     group_roles.add((_email(sim, "only.standard"), sandbox, _role(sim, "Developer")))
     group_roles.discard((group_row["userId"], group_row["accountGroupId"], group_row["roleId"]))
+    group_roles.add((_email(sim, "power.user"), group_row["accountGroupId"], _role(sim, "Auditor")))
     return changes, (global_roles, group_roles)
 
 
@@ -472,17 +482,18 @@ def _provision(sim: BoomiSimulator, ledger: Path, caplog: pytest.LogCaptureFixtu
     assert [o["outcome"] for o in summary["outcomes"]] == ["applied"] * len(changes), summary
     # The users' grants were read in one batched query, unless Boomi did not serve it: then the
     # provider said so and read each user alone.
-    batched = [
-        r
-        for r in sim.requests
-        if r.object_type == "AccountUserRole"
-        and r.operation == "query"
-        and '"or"' in json.dumps(r.request_body)
-        and '"userId"' in json.dumps(r.request_body)
-    ]
-    assert batched, "no batched read was sent"
-    served = sim.config.user_id_or_filter == "honoured"
-    assert (_BATCHING_STOPPED not in caplog.text) == served, caplog.text
+    for object_type in ("AccountUserRole", "AccountGroupUserRole"):
+        batched = [
+            r
+            for r in sim.requests
+            if r.object_type == object_type
+            and r.operation == "query"
+            and '"or"' in json.dumps(r.request_body)
+            and '"userId"' in json.dumps(r.request_body)
+        ]
+        assert batched, f"no batched read of {object_type} was sent"
+        served = sim.config.user_id_or_filter == "honoured"
+        assert (f"{object_type}/query {_BATCHING_STOPPED}" not in caplog.text) == served, caplog.text
 
     actual: dict[str, set[str]] = {}
     for r in sim.state.user_roles():
@@ -617,9 +628,10 @@ def render_docs() -> str:
         "Generated from `tests/integration/test_dialect_matrix.py` (`BOOMI_WRITE_DOCS=1` rewrites it); every",
         "row runs in `make test`. Each row sets the simulator's switches to one way Boomi may answer an",
         "open question ([Boomi's open questions](open-questions.md)), runs `BoomiSyncOperator` and, on",
-        "the demo account, a provisioning batch of seven changes whose user ids are typed in another case",
-        "than Boomi stores them (assign, revoke, two last-role revokes, group add, group remove, and a",
-        "global role for a user who holds only group roles).",
+        "the demo account, a provisioning batch of eight changes whose user ids are typed in another case",
+        "than Boomi stores them (assign, revoke, two last-role revokes, group add, a group remove and a",
+        "group add in one group, read together, and a global role for a user who holds only group",
+        "roles).",
         "",
         "*exact*: every snapshot table equals the simulator's state, no grant or Boomi id twice; after",
         "the batch Boomi holds what it asked for, every ledger row says `applied`, nobody was invited,",

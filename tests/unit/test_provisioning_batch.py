@@ -14,10 +14,12 @@ from typing import Any
 import pytest
 
 from airflow_provider_boomi.access.changes import (
+    ADD_GROUP_ROLE,
     ALREADY_SATISFIED,
     APPLIED,
     ASSIGN_ROLE,
     REFUSED,
+    REMOVE_GROUP_ROLE,
     REVOKE_ROLE,
     AccessChange,
 )
@@ -31,6 +33,7 @@ from airflow_provider_boomi.testing.simulator import BoomiSimulator
 from tests.helpers import client_config, make_client
 
 STOPPED = "with userId terms grouped by 'or' is not served as a filter"
+GROUP_STOPPED = f"AccountGroupUserRole/query {STOPPED}"
 
 
 def _role(sim: BoomiSimulator, name: str) -> str:
@@ -216,6 +219,10 @@ class _ActsFirst(BoomiClient):
         self._other_actor()
         return super().create_account_user_role(*args, **kwargs)
 
+    def create_account_group_user_role(self, *args: Any, **kwargs: Any) -> Any:
+        self._other_actor()
+        return super().create_account_group_user_role(*args, **kwargs)
+
 
 def test_a_delete_refused_because_the_state_changed_is_decided_again(sim: BoomiSimulator) -> None:
     """Another run revokes the role between the batched read and this run's DELETE: Boomi refuses
@@ -288,3 +295,205 @@ def test_revoking_standard_user_rereads_the_user_first(sim: BoomiSimulator) -> N
     assert results[0].outcome == REFUSED and "last global role" in (results[0].error or "")
     assert _roles_of(sim, user) == {standard}
     assert results[1].outcome == APPLIED
+
+
+# --- group roles -------------------------------------------------------------------------------
+
+
+def _group(sim: BoomiSimulator, name: str) -> str:
+    return next(str(g["id"]) for g in sim.state.account_groups() if g["name"] == name)
+
+
+def _group_roles_of(sim: BoomiSimulator, group_id: str, user_id: str) -> set[str]:
+    return {
+        r["roleId"]
+        for r in sim.state.group_roles()
+        if r["accountGroupId"] == group_id and r["userId"] == user_id
+    }
+
+
+def _group_reads(sim: BoomiSimulator) -> list[dict[str, Any]]:
+    """The AccountGroupUserRole queries that read users' rows in one group."""
+    return [
+        r.request_body
+        for r in sim.requests
+        if r.object_type == "AccountGroupUserRole"
+        and r.operation == "query"
+        and '"accountGroupId"' in json.dumps(r.request_body)
+        and '"userId"' in json.dumps(r.request_body)
+    ]
+
+
+def _users_outside(sim: BoomiSimulator, group_id: str, count: int) -> list[str]:
+    """Users who hold global roles, have logged in (Boomi adds no one else to a group) and hold no
+    row in ``group_id``."""
+    inside = {r["userId"] for r in sim.state.group_roles() if r["accountGroupId"] == group_id}
+    logged_in = {u["userId"] for u in sim.state.users() if u["hasLoggedIn"] and u["inAccount"]}
+    users = sorted(logged_in - inside - {sim.email})
+    assert len(users) >= count
+    return users[:count]
+
+
+def test_many_group_changes_are_read_and_verified_in_few_calls(sim: BoomiSimulator) -> None:
+    sandbox, auditor = _group(sim, "Sandbox"), _role(sim, "Auditor")
+    users = _users_outside(sim, sandbox, 30)
+    changes = [AccessChange(ADD_GROUP_ROLE, u.swapcase(), "Auditor", account_group="Sandbox") for u in users]
+    sim.clear_requests()
+    with make_client(sim) as client:
+        provisioner = _provisioner(client, read_batch_size=10, user_id_matching="insensitive")
+        results = provisioner.apply_all(changes)
+    assert [r.outcome for r in results] == [APPLIED] * 30
+    # Given under Boomi's spelling of each user (typed in the other case), never a twin.
+    assert all(_group_roles_of(sim, sandbox, u) == {auditor} for u in users)
+    reads = _group_reads(sim)
+    # Three groups of ten users, each read in the account group once before its writes and once
+    # to verify them; every read asks for the group first.
+    assert [_grouped(body) for body in reads] == [10] * 6
+    assert all(
+        body["QueryFilter"]["expression"]["nestedExpression"][0]
+        == {"operator": "EQUALS", "property": "accountGroupId", "argument": [sandbox]}
+        for body in reads
+    )
+    # The users hold no row in the group yet: their global rows (one batched read a group of
+    # users) show they exist and how Boomi spells them.
+    assert [_grouped(body) for body in _grant_reads(sim)] == [10] * 3
+    assert provisioner.calls.as_dict() == {
+        "writes": 30,
+        "safety_writes": 0,
+        "batched_reads": 9,
+        "safety_reads": 0,
+        "single_reads": 0,
+    }
+
+
+def test_group_removals_and_additions_in_one_group_share_the_read(sim: BoomiSimulator) -> None:
+    """A removal of one user and additions for others, in one group and round: one read of the
+    group before, one after; a second change of a user is decided from that read-back."""
+    emea = _group(sim, "EMEA Customers")
+    row = next(r for r in sim.state.group_roles() if r["accountGroupId"] == emea)
+    held_by, held = row["userId"], row["roleId"]
+    role_name = next(r["name"] for r in sim.state.roles() if r["id"] == held)
+    newcomer = _users_outside(sim, emea, 1)[0]
+    changes = [
+        AccessChange(REMOVE_GROUP_ROLE, held_by.upper(), role_name, account_group="EMEA Customers"),
+        AccessChange(ADD_GROUP_ROLE, newcomer, "Auditor", account_group="EMEA Customers"),
+        AccessChange(ADD_GROUP_ROLE, held_by, role_name, account_group="EMEA Customers"),
+    ]
+    sim.clear_requests()
+    with make_client(sim) as client:
+        provisioner = _provisioner(client, user_id_matching="insensitive")
+        results = provisioner.apply_all(changes)
+    assert [r.outcome for r in results] == [APPLIED] * 3
+    assert held in _group_roles_of(sim, emea, held_by)
+    assert _group_roles_of(sim, emea, newcomer) == {_role(sim, "Auditor")}
+    # Round 1 reads both users in the group; round 2 reads them back, and that read is the state
+    # of the second change of the first user; round 3 reads that change back.
+    assert [_grouped(body) for body in _group_reads(sim)] == [2, 2, 1]
+    # Global rows are read only for users the group holds no row of: the newcomer before its
+    # addition, and the first user once its only row in the group is gone.
+    held_rows = [r for r in sim.state.group_roles() if r["accountGroupId"] == emea and r["userId"] == held_by]
+    expected = [1, 1] if len(held_rows) == 1 else [1]
+    assert [_grouped(body) for body in _grant_reads(sim)] == expected
+    assert provisioner.calls.get("single_reads") == 0
+
+
+@pytest.mark.parametrize("answer", ["ignored", "refused"])
+def test_a_group_read_boomi_does_not_serve_falls_back_to_one_read_per_user(
+    answer: str, make_simulator: Callable[..., BoomiSimulator], caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = make_simulator(user_id_or_filter=answer)
+    emea, auditor = _group(sim, "EMEA Customers"), _role(sim, "Auditor")
+    users = _users_outside(sim, emea, 6)
+    sim.clear_requests()
+    with make_client(sim) as client:
+        provisioner = _provisioner(client, read_batch_size=3, user_id_matching="insensitive", max_workers=1)
+        results = provisioner.apply_all(
+            [AccessChange(ADD_GROUP_ROLE, u, "Auditor", account_group="EMEA Customers") for u in users]
+        )
+    assert [r.outcome for r in results] == [APPLIED] * 6
+    assert all(_group_roles_of(sim, emea, u) == {auditor} for u in users)
+    # Said once for each object Boomi did not serve, with what to set.
+    group_warnings = [w for w in provisioner.warnings if GROUP_STOPPED in w]
+    assert len(group_warnings) == 1 and "read_batch_size=1" in group_warnings[0]
+    assert GROUP_STOPPED in caplog.text
+    if answer == "ignored":
+        # The group holds rows of other users: the first of them gave the ignored filter away.
+        assert "came back from a read of group" in group_warnings[0]
+    # Nothing was decided from the unserved read: after it, every user is read alone.
+    sizes = [_grouped(body) for body in _group_reads(sim)]
+    assert sizes[0] == 3 and set(sizes[1:]) == {1}
+
+
+def test_a_case_sensitive_boomi_keeps_group_twins_apart(
+    make_simulator: Callable[..., BoomiSimulator],
+) -> None:
+    sim = make_simulator(user_id_case="sensitive")
+    domain = sim.email.split("@")[1]
+    sandbox, developer = _group(sim, "Sandbox"), _role(sim, "Developer")
+    twin_lower, twin_upper = f"twin@{domain}", f"Twin@{domain}"
+    single = f"Single.Spelling@{domain}"
+    for who in (twin_lower, twin_upper, single):
+        sim.state.add_user(who, "Case", "Sensitive")
+        sim.state.add_group_role(sandbox, who, developer)
+    changes = [
+        AccessChange(ADD_GROUP_ROLE, "TWIN@" + domain, "Auditor", account_group="Sandbox"),
+        AccessChange(ADD_GROUP_ROLE, single.lower(), "Auditor", account_group="Sandbox"),
+        AccessChange(REMOVE_GROUP_ROLE, twin_upper, "Developer", account_group="Sandbox"),
+    ]
+    with make_client(sim) as client:
+        provisioner = _provisioner(client)
+        results = provisioner.apply_all(changes)
+    assert results[0].outcome == REFUSED
+    assert twin_lower in (results[0].error or "") and twin_upper in (results[0].error or "")
+    # The exact spelling of one twin is still ambiguous against the other: both spellings are
+    # one email, and the change names which of them only by case.
+    assert results[2].outcome == REFUSED
+    assert results[1].outcome == APPLIED
+    assert _group_roles_of(sim, sandbox, single) == {developer, _role(sim, "Auditor")}
+    assert _group_roles_of(sim, sandbox, single.lower()) == set(), "a twin row was written"
+    for twin in (twin_lower, twin_upper):
+        assert _group_roles_of(sim, sandbox, twin) == {developer}
+
+
+def test_a_group_delete_refused_because_the_state_changed_is_decided_again(sim: BoomiSimulator) -> None:
+    """Another run removes the group role between the batched read and this run's DELETE: Boomi
+    refuses the DELETE, the user is read alone in the group, and the change is decided again."""
+    emea = _group(sim, "EMEA Customers")
+    first, second = [r for r in sim.state.group_roles() if r["accountGroupId"] == emea][:2]
+    assert first["userId"] != second["userId"]
+    name = {r["id"]: r["name"] for r in sim.state.roles()}
+    client = _ActsFirst(sim, lambda: sim.state.remove_group_role(emea, first["userId"], first["roleId"]))
+    with client:
+        provisioner = _provisioner(client, user_id_matching="insensitive", max_workers=1)
+        results = provisioner.apply_all(
+            [
+                AccessChange(
+                    REMOVE_GROUP_ROLE, row["userId"], name[row["roleId"]], account_group="EMEA Customers"
+                )
+                for row in (first, second)
+            ]
+        )
+    assert [r.outcome for r in results] == [ALREADY_SATISFIED, APPLIED]
+    assert any("decided again from a read of this user alone" in s for s in results[0].side_effects)
+    assert first["roleId"] not in _group_roles_of(sim, emea, first["userId"])
+    assert second["roleId"] not in _group_roles_of(sim, emea, second["userId"])
+    assert provisioner.calls.get("safety_reads") == 1  # the re-read of the refused user
+    assert [r.operation for r in sim.requests].count("delete") == 2
+
+
+def test_a_group_create_refused_because_someone_added_it_meanwhile_is_already_satisfied(
+    sim: BoomiSimulator,
+) -> None:
+    sandbox, auditor = _group(sim, "Sandbox"), _role(sim, "Auditor")
+    user, other = _users_outside(sim, sandbox, 2)
+    client = _ActsFirst(sim, lambda: sim.state.add_group_role(sandbox, user, auditor))
+    with client:
+        results = _provisioner(client, user_id_matching="insensitive", max_workers=1).apply_all(
+            [
+                AccessChange(ADD_GROUP_ROLE, user, "Auditor", account_group="Sandbox"),
+                AccessChange(ADD_GROUP_ROLE, other, "Auditor", account_group="Sandbox"),
+            ]
+        )
+    assert [r.outcome for r in results] == [ALREADY_SATISFIED, APPLIED]
+    assert any("decided again from a read of this user alone" in s for s in results[0].side_effects)
+    assert len([r for r in sim.state.group_roles() if r["userId"] == user and r["roleId"] == auditor]) == 1
