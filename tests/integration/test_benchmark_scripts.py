@@ -45,5 +45,5 @@ def test_the_provisioning_benchmark_runs() -> None:
         "--strategies",
         "provider",
     )
-    rows = [line for line in out.splitlines() if line.startswith("| scaled | provider")]
+    rows = [line for line in out.splitlines() if line.startswith("| scaled (global) | provider")]
     assert len(rows) == 1 and "applied 20" in rows[0]
