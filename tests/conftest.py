@@ -196,3 +196,24 @@ def pg_schema(pg_engine: Any) -> Iterator[str]:
     yield name
     with pg_engine.begin() as con:
         con.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+OPENAPI_SPEC = Path(
+    os.environ.get("BOOMI_OPENAPI_SPEC", "/work/shared/boomi-openapi/boomi-openapi-subset.json")
+)
+"""Boomi's OpenAPI description (reference data kept outside the repository, not copied in)."""
+
+
+@pytest.fixture(scope="session")
+def openapi_spec() -> dict[str, Any]:
+    """Boomi's OpenAPI description, to check the shapes the client sends and the simulator answers.
+
+    Skips where the file is absent, except under ``BOOMI_REQUIRE_OPENAPI_SPEC=1`` (CI), where its
+    absence fails: CI must not pass by skipping the schema checks.
+    """
+    if not OPENAPI_SPEC.exists():
+        message = f"Boomi's OpenAPI description is not at {OPENAPI_SPEC} (set BOOMI_OPENAPI_SPEC)"
+        if os.environ.get("BOOMI_REQUIRE_OPENAPI_SPEC") == "1":
+            pytest.fail(message + "; BOOMI_REQUIRE_OPENAPI_SPEC=1 requires it")
+        pytest.skip(message)
+    return dict(json.loads(OPENAPI_SPEC.read_text()))

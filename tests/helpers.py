@@ -156,3 +156,11 @@ class Inbox:
     def take(self) -> list[tuple[str, list[str], EmailMessage]]:
         taken, self.received = self.received, []
         return taken
+
+
+def validate_against(spec: dict[str, Any], schema_name: str, instance: Any) -> None:
+    """Fail unless ``instance`` is valid for the component schema ``schema_name`` of Boomi's spec."""
+    import jsonschema
+
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]}
+    jsonschema.Draft7Validator(schema).validate(instance)
