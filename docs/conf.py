@@ -4,7 +4,7 @@ from airflow_provider_boomi._rules import DEFAULT_REQUESTS_PER_SECOND, FALSE_WOR
 
 project = "airflow-provider-boomi"
 author = "airflow-provider-boomi developers"
-extensions = ["myst_parser", "sphinx.ext.autodoc", "sphinx.ext.napoleon"]
+extensions = ["myst_parser", "sphinx.ext.autodoc"]
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 exclude_patterns = ["_build"]
 myst_heading_anchors = 3
@@ -18,11 +18,9 @@ myst_substitutions = {
     "false_words": ", ".join(f"`{w}`" for w in sorted(FALSE_WORDS)),
 }
 
-# API reference (api.md): rendered from the docstrings, which use reST fields (``:param x:``);
-# napoleon also reads the Google style (``Args:``) that some modules still use.
+# API reference (api.md): rendered from the docstrings, which use reST fields (``:param x:``)
+# only (tests/unit/test_docstring_style.py), so no napoleon.
 autodoc_typehints = "description"
 autodoc_member_order = "bysource"
 autodoc_default_options = {"members": True, "show-inheritance": True}
-napoleon_google_docstring = True
-napoleon_numpy_docstring = False
 nitpicky = False

@@ -154,48 +154,47 @@ _GROUPS_UNAVAILABLE = (BoomiPermissionError, BoomiBadRequestError, BoomiNotFound
 class SyncOptions:
     """How to sync.
 
-    Attributes:
-        resources: what to extract: any of the five tables of :data:`DEFAULT_RESOURCES` (the
-            default; ``grant_changes`` follows the grant tables) and the optional
-            :data:`GOVERNANCE_RESOURCES` (``federation``, ``sso_config``, ``audit_log``,
-            ``account_group_accounts``, ``environments``, ``sub_accounts``). A governance resource
-            Boomi refuses (403 or 404) is recorded as unavailable in the manifest
-            (``extra["governance"]``) and its tables are left out, never written empty. For
-            ``sub_accounts`` the manifest also records what Boomi answered (``sub_accounts``,
-            ``own_account_listed``, ``answer``), so "no sub-accounts" is told apart from "refused".
-        audit_window_days: days of the audit log the ``audit_log`` resource reads, back from the
-            sync's start (default 90).
-        login_markers: the audit-log fields that mark a login record (default ``type`` account,
-            ``action`` ON_ENTRY, ``modifier`` SUCCESS; Boomi does not document them). Any of
-            ``type``, ``action``, ``modifier``, ``level``, ``source``.
-        access_change_types: the audit-log ``type`` values read as access changes (default
-            ``user``, ``role``, ``accountgroup``; undocumented too).
-        privilege_policy: which roles count as privileged.
-        builtin_inheritance: follow ``parentId`` of built-in roles when resolving effective
-            privileges (§g.3). Off by default: built-ins keep the privileges Boomi lists.
-        max_workers: concurrent query chains; the shared rate limiter caps the request rate, so
-            this only needs to cover rate x latency (10/s x 0.25 s = 2.5 in flight).
-        account_groups_unavailable: on a 403, 400 or 404 from AccountGroup (a non-primary
-            account, §g.6), ``"empty"`` writes empty group tables and flags the manifest;
-            ``"fail"`` fails the sync. Either way, an account whose previous snapshot had account
-            groups fails: groups that vanish behind an error are not silently lost.
-        split_user_roles: ``"never"`` reads all AccountUserRole rows in one sequential chain
-            (the fewest calls). ``"by_role"`` reads them in up to 8 chains, each over a share of
-            the roles balanced by rows, plus one chain for rows naming roles the Role query did
-            not return, so a long chain cannot become the bottleneck (about half a page more
-            per chain). ``"auto"`` (default) splits when the previous snapshot of the account
-            had more than 300 global-role rows (shares balanced by its rows per role); without
-            one it starts the single chain and splits it only after its first three pages all
-            come back full (those three calls are then wasted, and the shares are balanced by
-            the roles of those 300 rows; smaller accounts keep the single chain).
-        on_ignored_filter: every row is checked against the filter of the chain that read it.
-            A row outside a split chain's ``roleId`` filter means Boomi ignored the term (§g.1);
-            a 400 on it means Boomi refuses it. ``"fallback"`` (default) stops the split chains
-            and reads the rows in one chain (warned in the manifest); ``"fail"`` fails the sync.
-            Rows outside their chain's filter are never written, and no row is written twice.
-        max_chain_restarts: how often one chain may start again from its first page after Boomi
-            refused its page token (§g.7); beyond that the sync fails.
-        progress_interval: seconds between progress lines in the log.
+    :ivar resources: what to extract: any of the five tables of :data:`DEFAULT_RESOURCES` (the
+        default; ``grant_changes`` follows the grant tables) and the optional
+        :data:`GOVERNANCE_RESOURCES` (``federation``, ``sso_config``, ``audit_log``,
+        ``account_group_accounts``, ``environments``, ``sub_accounts``). A governance resource
+        Boomi refuses (403 or 404) is recorded as unavailable in the manifest
+        (``extra["governance"]``) and its tables are left out, never written empty. For
+        ``sub_accounts`` the manifest also records what Boomi answered (``sub_accounts``,
+        ``own_account_listed``, ``answer``), so "no sub-accounts" is told apart from "refused".
+    :ivar audit_window_days: days of the audit log the ``audit_log`` resource reads, back from the
+        sync's start (default 90).
+    :ivar login_markers: the audit-log fields that mark a login record (default ``type`` account,
+        ``action`` ON_ENTRY, ``modifier`` SUCCESS; Boomi does not document them). Any of
+        ``type``, ``action``, ``modifier``, ``level``, ``source``.
+    :ivar access_change_types: the audit-log ``type`` values read as access changes (default
+        ``user``, ``role``, ``accountgroup``; undocumented too).
+    :ivar privilege_policy: which roles count as privileged.
+    :ivar builtin_inheritance: follow ``parentId`` of built-in roles when resolving effective
+        privileges (§g.3). Off by default: built-ins keep the privileges Boomi lists.
+    :ivar max_workers: concurrent query chains; the shared rate limiter caps the request rate, so
+        this only needs to cover rate x latency (10/s x 0.25 s = 2.5 in flight).
+    :ivar account_groups_unavailable: on a 403, 400 or 404 from AccountGroup (a non-primary
+        account, §g.6), ``"empty"`` writes empty group tables and flags the manifest;
+        ``"fail"`` fails the sync. Either way, an account whose previous snapshot had account
+        groups fails: groups that vanish behind an error are not silently lost.
+    :ivar split_user_roles: ``"never"`` reads all AccountUserRole rows in one sequential chain
+        (the fewest calls). ``"by_role"`` reads them in up to 8 chains, each over a share of
+        the roles balanced by rows, plus one chain for rows naming roles the Role query did
+        not return, so a long chain cannot become the bottleneck (about half a page more
+        per chain). ``"auto"`` (default) splits when the previous snapshot of the account
+        had more than 300 global-role rows (shares balanced by its rows per role); without
+        one it starts the single chain and splits it only after its first three pages all
+        come back full (those three calls are then wasted, and the shares are balanced by
+        the roles of those 300 rows; smaller accounts keep the single chain).
+    :ivar on_ignored_filter: every row is checked against the filter of the chain that read it.
+        A row outside a split chain's ``roleId`` filter means Boomi ignored the term (§g.1);
+        a 400 on it means Boomi refuses it. ``"fallback"`` (default) stops the split chains
+        and reads the rows in one chain (warned in the manifest); ``"fail"`` fails the sync.
+        Rows outside their chain's filter are never written, and no row is written twice.
+    :ivar max_chain_restarts: how often one chain may start again from its first page after Boomi
+        refused its page token (§g.7); beyond that the sync fails.
+    :ivar progress_interval: seconds between progress lines in the log.
     """
 
     resources: tuple[str, ...] = DEFAULT_RESOURCES
@@ -283,10 +282,9 @@ class SyncResult:
 class Previous:
     """Row counts of the account's latest earlier snapshot, to plan this sync's chains.
 
-    Attributes:
-        groups: account groups it held (``None``: no earlier snapshot read them).
-        role_rows: global-role rows per role id (``None``: not read).
-        group_rows: group-role rows per account group id (``None``: not read).
+    :ivar groups: account groups it held (``None``: no earlier snapshot read them).
+    :ivar role_rows: global-role rows per role id (``None``: not read).
+    :ivar group_rows: group-role rows per account group id (``None``: not read).
     """
 
     groups: int | None = None

@@ -72,12 +72,11 @@ BREAK_KINDS: dict[str, str] = {
 class ChainBreak:
     """Evidence of tampering (or damage): something the chain cannot vouch for.
 
-    Attributes:
-        kind: one of :data:`BREAK_KINDS`.
-        file: the file concerned (URL form): the changed one, or the one whose link fails.
-        message: one sentence for people.
-        expected: the hash (or count) that was recorded, if the break is a mismatch.
-        found: what the file has now (``None``: the file is missing or unreadable).
+    :ivar kind: one of :data:`BREAK_KINDS`.
+    :ivar file: the file concerned (URL form): the changed one, or the one whose link fails.
+    :ivar message: one sentence for people.
+    :ivar expected: the hash (or count) that was recorded, if the break is a mismatch.
+    :ivar found: what the file has now (``None``: the file is missing or unreadable).
     """
 
     kind: BreakKind
@@ -101,10 +100,9 @@ class ChainBreak:
 class ChainFork:
     """Two or more links naming the same predecessor: writers that committed at the same moment.
 
-    Attributes:
-        predecessor: the shared predecessor's name (sync id or part name); ``None`` when the
-            branches each started the chain.
-        successors: the names of the links that share it.
+    :ivar predecessor: the shared predecessor's name (sync id or part name); ``None`` when the
+        branches each started the chain.
+    :ivar successors: the names of the links that share it.
     """
 
     predecessor: str | None
@@ -119,10 +117,9 @@ class ChainFork:
 class ChainHead:
     """A link no other link names: the newest of its branch. Record its hash as an anchor.
 
-    Attributes:
-        name: sync id or part name.
-        file: the file (URL form).
-        sha256: its hex SHA-256.
+    :ivar name: sync id or part name.
+    :ivar file: the file (URL form).
+    :ivar sha256: its hex SHA-256.
     """
 
     name: str
@@ -138,17 +135,16 @@ class ChainHead:
 class ChainNode:
     """One file of a chain, as :func:`check_links` needs it.
 
-    Attributes:
-        name: what links use to name it (a sync id, a part file name).
-        file: the file, URL form, for messages.
-        sha256: hex SHA-256 of its bytes.
-        order: sorts the files in the order they were written (to tell what came before
-            chaining began).
-        readable: false when the file could not be parsed; its hash still checks its successor's
-            link, but it counts neither as chained nor as unchained.
-        chained: whether it carries chain metadata.
-        previous_name: the predecessor it names; ``None`` for the first link (or when unchained).
-        previous_sha256: the predecessor's hash it recorded.
+    :ivar name: what links use to name it (a sync id, a part file name).
+    :ivar file: the file, URL form, for messages.
+    :ivar sha256: hex SHA-256 of its bytes.
+    :ivar order: sorts the files in the order they were written (to tell what came before
+        chaining began).
+    :ivar readable: false when the file could not be parsed; its hash still checks its successor's
+        link, but it counts neither as chained nor as unchained.
+    :ivar chained: whether it carries chain metadata.
+    :ivar previous_name: the predecessor it names; ``None`` for the first link (or when unchained).
+    :ivar previous_sha256: the predecessor's hash it recorded.
     """
 
     name: str
@@ -165,22 +161,21 @@ class ChainNode:
 class ChainResult:
     """What a chain verification found. ``intact`` when there is no break; forks are not breaks.
 
-    Attributes:
-        chain: ``"snapshots"`` or ``"ledger"``.
-        location: the store root or ledger path checked.
-        account_id: the account, for a snapshot chain.
-        files: files examined (manifests, or ledger parts).
-        chained: how many of them carry chain metadata.
-        unchained_before_start: names of files written before chaining began (not a break).
-        links_checked: links whose predecessor was found with the recorded hash.
-        data_files_checked: snapshot table files checked against their manifests (0 for a ledger).
-        rows: rows in the ledger parts (0 for snapshots).
-        breaks: every break, in file order.
-        forks: every fork.
-        heads: the newest link of each branch, oldest first; the last is the chain's head.
-        hashes: the SHA-256 of every file examined (to check an anchor recorded earlier).
-        pruned: sync ids of the snapshots pruned by a retention policy whose pruning record
-            matches their manifest (their table files are deleted on purpose; not a break).
+    :ivar chain: ``"snapshots"`` or ``"ledger"``.
+    :ivar location: the store root or ledger path checked.
+    :ivar account_id: the account, for a snapshot chain.
+    :ivar files: files examined (manifests, or ledger parts).
+    :ivar chained: how many of them carry chain metadata.
+    :ivar unchained_before_start: names of files written before chaining began (not a break).
+    :ivar links_checked: links whose predecessor was found with the recorded hash.
+    :ivar data_files_checked: snapshot table files checked against their manifests (0 for a ledger).
+    :ivar rows: rows in the ledger parts (0 for snapshots).
+    :ivar breaks: every break, in file order.
+    :ivar forks: every fork.
+    :ivar heads: the newest link of each branch, oldest first; the last is the chain's head.
+    :ivar hashes: the SHA-256 of every file examined (to check an anchor recorded earlier).
+    :ivar pruned: sync ids of the snapshots pruned by a retention policy whose pruning record
+        matches their manifest (their table files are deleted on purpose; not a break).
     """
 
     chain: Literal["snapshots", "ledger"]

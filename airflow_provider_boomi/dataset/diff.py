@@ -88,18 +88,15 @@ def grant_changes(
     ``previous_sync_id`` is null. Otherwise grant ids are compared both ways with Arrow's
     ``is_in`` (hash based, no Python loop over rows).
 
-    Args:
-        prev_user_grants: user_role_grants of the previous snapshot, or ``None``.
-        prev_group_grants: group_role_grants of the previous snapshot, or ``None``.
-        cur_user_grants: user_role_grants of the current snapshot.
-        cur_group_grants: group_role_grants of the current snapshot.
-        previous_sync_id: sync id of the previous snapshot (``None`` if there is none).
-        account_id: account id stamped into the result.
-        sync_id: sync id of the current snapshot, stamped into the result.
-        synced_at: the current snapshot's time, stamped into the result.
-
-    Returns:
-        A table with exactly the ``grant_changes`` schema, sorted by change type, grant kind and
+    :param prev_user_grants: user_role_grants of the previous snapshot, or ``None``.
+    :param prev_group_grants: group_role_grants of the previous snapshot, or ``None``.
+    :param cur_user_grants: user_role_grants of the current snapshot.
+    :param cur_group_grants: group_role_grants of the current snapshot.
+    :param previous_sync_id: sync id of the previous snapshot (``None`` if there is none).
+    :param account_id: account id stamped into the result.
+    :param sync_id: sync id of the current snapshot, stamped into the result.
+    :param synced_at: the current snapshot's time, stamped into the result.
+    :returns: A table with exactly the ``grant_changes`` schema, sorted by change type, grant kind and
         grant id so that equal inputs give byte-identical files.
     """
     if (prev_user_grants is None) != (prev_group_grants is None):
@@ -161,9 +158,8 @@ def diff_snapshots(store: SnapshotStore, account_id: str, old_sync_id: str, new_
     the other way round to diff backwards). The result is stamped with the new snapshot's
     account id, sync id and synced_at, and ``previous_sync_id = old_sync_id``.
 
-    Raises:
-        SnapshotNotFoundError: either snapshot is not complete.
-        TableNotInSnapshotError: either snapshot lacks a grant table.
+    :raises SnapshotNotFoundError: either snapshot is not complete.
+    :raises TableNotInSnapshotError: either snapshot lacks a grant table.
     """
     old_manifest = store.load_manifest(account_id, old_sync_id)
     new_manifest = store.load_manifest(account_id, new_sync_id)

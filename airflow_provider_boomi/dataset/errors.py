@@ -30,9 +30,8 @@ class SnapshotStateError(SnapshotError, RuntimeError):
 class SchemaMismatchError(SnapshotError, ValueError):
     """Rows do not fit a table's schema.
 
-    Attributes:
-        table: the snapshot table being written.
-        column: the offending column, or ``None`` when the problem is not one column's.
+    :ivar table: the snapshot table being written.
+    :ivar column: the offending column, or ``None`` when the problem is not one column's.
     """
 
     def __init__(self, table: str, column: str | None, message: str) -> None:

@@ -45,18 +45,17 @@ _RECORD_KIND = "boomi_sync_failure"
 class FailureRecord:
     """One failed sync of one account.
 
-    Attributes:
-        account_id: the Boomi account the sync was for.
-        sync_id: the id the failed snapshot would have had (also the record's file name).
-        started_at: when the sync started.
-        failed_at: when it failed.
-        error_type: the exception's class, module-qualified (``airflow_provider_boomi.client...``).
-        error_message: the exception's message, credentials scrubbed by the caller.
-        dag_id: the Airflow DAG, when run by Airflow.
-        run_id: the DAG run.
-        task_id: the task (with its map index for a mapped task, e.g. ``sync[2]``).
-        try_number: the task try that failed.
-        path: where the record is stored (set when read back or written; not part of the file).
+    :ivar account_id: the Boomi account the sync was for.
+    :ivar sync_id: the id the failed snapshot would have had (also the record's file name).
+    :ivar started_at: when the sync started.
+    :ivar failed_at: when it failed.
+    :ivar error_type: the exception's class, module-qualified (``airflow_provider_boomi.client...``).
+    :ivar error_message: the exception's message, credentials scrubbed by the caller.
+    :ivar dag_id: the Airflow DAG, when run by Airflow.
+    :ivar run_id: the DAG run.
+    :ivar task_id: the task (with its map index for a mapped task, e.g. ``sync[2]``).
+    :ivar try_number: the task try that failed.
+    :ivar path: where the record is stored (set when read back or written; not part of the file).
     """
 
     account_id: str

@@ -45,11 +45,10 @@ def _check_component(value: str, what: str) -> str:
 class ParsedGrant:
     """The parts of a grant id.
 
-    Attributes:
-        kind: ``global_role`` (AccountUserRole) or ``group_role`` (AccountGroupUserRole).
-        role_id: Boomi role id.
-        account_group_id: Boomi account group id for group roles, else ``None``.
-        user_id: Boomi userId.
+    :ivar kind: ``global_role`` (AccountUserRole) or ``group_role`` (AccountGroupUserRole).
+    :ivar role_id: Boomi role id.
+    :ivar account_group_id: Boomi account group id for group roles, else ``None``.
+    :ivar user_id: Boomi userId.
     """
 
     kind: GrantKind
@@ -116,8 +115,7 @@ def parse_grant_id(value: str) -> ParsedGrant:
     The entitlement part has a fixed number of ``:``-separated components (role and group ids
     contain no ``:``), so everything after its ``:user:`` is the user id, whatever it contains.
 
-    Raises:
-        ValueError: ``value`` is not a grant id in baton's convention.
+    :raises ValueError: ``value`` is not a grant id in baton's convention.
     """
     if not isinstance(value, str):
         raise ValueError(f"grant id must be a string, got {value!r}")

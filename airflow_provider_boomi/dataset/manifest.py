@@ -82,11 +82,10 @@ def parse_time(value: str) -> datetime:
 class TableEntry:
     """One table file of a snapshot.
 
-    Attributes:
-        file: file name relative to the snapshot directory.
-        rows: number of rows.
-        sha256: hex SHA-256 of the file's bytes.
-        bytes: file size in bytes.
+    :ivar file: file name relative to the snapshot directory.
+    :ivar rows: number of rows.
+    :ivar sha256: hex SHA-256 of the file's bytes.
+    :ivar bytes: file size in bytes.
     """
 
     file: str
@@ -113,9 +112,8 @@ class TableEntry:
 class ManifestLink:
     """A link of the manifest chain: which manifest came before, and its exact bytes' hash.
 
-    Attributes:
-        sync_id: the previous snapshot of the account (the chain's head when this one committed).
-        manifest_sha256: hex SHA-256 of that snapshot's ``manifest.json`` bytes.
+    :ivar sync_id: the previous snapshot of the account (the chain's head when this one committed).
+    :ivar manifest_sha256: hex SHA-256 of that snapshot's ``manifest.json`` bytes.
     """
 
     sync_id: str
@@ -143,28 +141,27 @@ class ManifestLink:
 class Manifest:
     """The content of ``manifest.json``.
 
-    Attributes:
-        schema_version: ``SCHEMA_VERSION`` of the writer.
-        account_id: Boomi account id.
-        sync_id: snapshot id.
-        status: always ``complete`` for a written manifest.
-        started_at: when the writer was created.
-        finished_at: when the manifest was written.
-        synced_at: the time stamped into every row.
-        resources: the synced tables this snapshot includes.
-        tables: per included table (grant_changes too), file name, rows, sha256 and bytes.
-        tables_not_included: tables absent from this snapshot.
-        previous_sync_id: the snapshot grant_changes was computed against, or ``None``.
-        account_groups_available: false when Boomi refused account groups (non-primary account).
-        api_stats: API statistics of the sync (calls, retries, 503s, time waited, ...).
-        warnings: human-readable warnings (e.g. grants naming an unknown role).
-        producer: package name and version that wrote the snapshot.
-        extra: free-form additional JSON data given to ``commit``.
-        chained: whether the manifest carries the chain field ``previous`` (every manifest written
-            since chaining began does; older ones read as unchained).
-        previous: the link to the account's previous manifest; ``None`` for the first snapshot
-            of the account (or an unchained manifest). Not the diff base: that is
-            ``previous_sync_id``.
+    :ivar schema_version: ``SCHEMA_VERSION`` of the writer.
+    :ivar account_id: Boomi account id.
+    :ivar sync_id: snapshot id.
+    :ivar status: always ``complete`` for a written manifest.
+    :ivar started_at: when the writer was created.
+    :ivar finished_at: when the manifest was written.
+    :ivar synced_at: the time stamped into every row.
+    :ivar resources: the synced tables this snapshot includes.
+    :ivar tables: per included table (grant_changes too), file name, rows, sha256 and bytes.
+    :ivar tables_not_included: tables absent from this snapshot.
+    :ivar previous_sync_id: the snapshot grant_changes was computed against, or ``None``.
+    :ivar account_groups_available: false when Boomi refused account groups (non-primary account).
+    :ivar api_stats: API statistics of the sync (calls, retries, 503s, time waited, ...).
+    :ivar warnings: human-readable warnings (e.g. grants naming an unknown role).
+    :ivar producer: package name and version that wrote the snapshot.
+    :ivar extra: free-form additional JSON data given to ``commit``.
+    :ivar chained: whether the manifest carries the chain field ``previous`` (every manifest written
+        since chaining began does; older ones read as unchained).
+    :ivar previous: the link to the account's previous manifest; ``None`` for the first snapshot
+        of the account (or an unchained manifest). Not the diff base: that is
+        ``previous_sync_id``.
     """
 
     schema_version: int

@@ -50,8 +50,7 @@ def new_sync_id(now: datetime | None = None) -> str:
     they started) makes ids sort by time; 12 random hex digits (48 bits) make ids unique: 6 collided
     about once in 130 runs of 500 ids drawn for the same microsecond.
 
-    Args:
-        now: the time to encode; a timezone-aware datetime. Defaults to the current time.
+    :param now: the time to encode; a timezone-aware datetime. Defaults to the current time.
     """
     moment = datetime.now(UTC) if now is None else _require_utc(now, "now")
     return f"{moment.strftime(_SYNC_ID_TIME_FORMAT)}-{secrets.token_hex(6)}"
@@ -65,8 +64,7 @@ def local_path_inside(root: str | os.PathLike[str], *components: str) -> Path:
     id nor a symlink planted under ``root`` can make a caller write, move or delete outside it.
     Local paths only.
 
-    Raises:
-        ValueError: a component is not a safe id, or the resolved path is not inside ``root``.
+    :raises ValueError: a component is not a safe id, or the resolved path is not inside ``root``.
     """
     if not components:
         raise ValueError("local_path_inside needs at least one component below the root")
@@ -92,10 +90,9 @@ def validate_sync_id(sync_id: object) -> str:
 class Location:
     """A snapshot store root resolved to an fsspec filesystem.
 
-    Attributes:
-        fs: the filesystem all reads and writes go through.
-        root: the root as the filesystem's own path (no protocol).
-        url: the root as the user gave it (for messages and returned paths).
+    :ivar fs: the filesystem all reads and writes go through.
+    :ivar root: the root as the filesystem's own path (no protocol).
+    :ivar url: the root as the user gave it (for messages and returned paths).
     """
 
     fs: AbstractFileSystem

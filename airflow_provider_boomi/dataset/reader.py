@@ -54,13 +54,12 @@ PRUNED_DIR = "pruned"
 class SnapshotInfo:
     """A complete snapshot, as listed by :class:`SnapshotStore`.
 
-    Attributes:
-        account_id: Boomi account id.
-        sync_id: snapshot id.
-        path: the snapshot directory (URL form of the store root).
-        manifest_path: its manifest.json.
-        synced_at: the snapshot time stamped into every row.
-        row_counts: rows per table included in the snapshot.
+    :ivar account_id: Boomi account id.
+    :ivar sync_id: snapshot id.
+    :ivar path: the snapshot directory (URL form of the store root).
+    :ivar manifest_path: its manifest.json.
+    :ivar synced_at: the snapshot time stamped into every row.
+    :ivar row_counts: rows per table included in the snapshot.
     """
 
     account_id: str
@@ -75,13 +74,12 @@ class SnapshotInfo:
 class ManifestFile:
     """One ``manifest.json`` found under an account, valid or not (see :meth:`SnapshotStore.manifest_files`).
 
-    Attributes:
-        account_id: the account of its folder.
-        sync_id: the sync id of its folder.
-        path: the file, in the URL form of the store root.
-        sha256: hex SHA-256 of its bytes; ``None`` when it could not be read.
-        manifest: the parsed manifest when it is a valid, complete one for its folder, else ``None``.
-        problem: why it is not a valid manifest, or ``None``.
+    :ivar account_id: the account of its folder.
+    :ivar sync_id: the sync id of its folder.
+    :ivar path: the file, in the URL form of the store root.
+    :ivar sha256: hex SHA-256 of its bytes; ``None`` when it could not be read.
+    :ivar manifest: the parsed manifest when it is a valid, complete one for its folder, else ``None``.
+    :ivar problem: why it is not a valid manifest, or ``None``.
     """
 
     account_id: str
@@ -96,13 +94,12 @@ class ManifestFile:
 class FileProblem:
     """A table file that does not match its manifest (see :meth:`SnapshotStore.verify_files`).
 
-    Attributes:
-        table: the table.
-        file: the file, in the URL form of the store root.
-        message: one sentence naming the problem.
-        expected: what the manifest records (a hash, size or row count), if the problem is a mismatch.
-        found: what the file has instead.
-        missing: the file is not there at all.
+    :ivar table: the table.
+    :ivar file: the file, in the URL form of the store root.
+    :ivar message: one sentence naming the problem.
+    :ivar expected: what the manifest records (a hash, size or row count), if the problem is a mismatch.
+    :ivar found: what the file has instead.
+    :ivar missing: the file is not there at all.
     """
 
     table: str
@@ -117,15 +114,14 @@ class FileProblem:
 class PruneRecord:
     """A snapshot whose table files a retention policy deleted, keeping its manifest.
 
-    Attributes:
-        account_id: Boomi account id.
-        sync_id: the pruned snapshot.
-        manifest_sha256: SHA-256 of its ``manifest.json`` when it was pruned (the manifest the
-            record is about; a changed manifest no longer matches it).
-        pruned_at: when the files were deleted (UTC).
-        reason: why (the rule of the policy that applied).
-        files: the table files deleted, as the manifest names them.
-        path: the record itself (URL form); empty until read from or written to a store.
+    :ivar account_id: Boomi account id.
+    :ivar sync_id: the pruned snapshot.
+    :ivar manifest_sha256: SHA-256 of its ``manifest.json`` when it was pruned (the manifest the
+        record is about; a changed manifest no longer matches it).
+    :ivar pruned_at: when the files were deleted (UTC).
+    :ivar reason: why (the rule of the policy that applied).
+    :ivar files: the table files deleted, as the manifest names them.
+    :ivar path: the record itself (URL form); empty until read from or written to a store.
     """
 
     account_id: str
@@ -165,13 +161,12 @@ class PruneRecord:
 class Gap:
     """A stretch of time longer than expected with no complete snapshot (see :meth:`SnapshotStore.gaps`).
 
-    Attributes:
-        start: the last snapshot before the gap (its ``synced_at``), or ``since``.
-        end: the next snapshot after it, or ``now`` when the gap is still open.
-        previous_sync_id: the snapshot at ``start``, if any.
-        next_sync_id: the snapshot at ``end``, if any (``None``: no snapshot since).
-        failures: failure records written inside the gap, oldest first. Empty: nothing reported
-            why (the sync did not run at all, or failed before it could write a record).
+    :ivar start: the last snapshot before the gap (its ``synced_at``), or ``since``.
+    :ivar end: the next snapshot after it, or ``now`` when the gap is still open.
+    :ivar previous_sync_id: the snapshot at ``start``, if any.
+    :ivar next_sync_id: the snapshot at ``end``, if any (``None``: no snapshot since).
+    :ivar failures: failure records written inside the gap, oldest first. Empty: nothing reported
+        why (the sync did not run at all, or failed before it could write a record).
     """
 
     start: datetime
@@ -189,9 +184,8 @@ class Gap:
 class SnapshotStore:
     """Read access to a snapshot store written by :class:`~.writer.SnapshotWriter`.
 
-    Args:
-        output_path: store root: local path, fsspec URL, ``os.PathLike`` or ``ObjectStoragePath``.
-        storage_options: fsspec options for ``output_path``.
+    :param output_path: store root: local path, fsspec URL, ``os.PathLike`` or ``ObjectStoragePath``.
+    :param storage_options: fsspec options for ``output_path``.
     """
 
     def __init__(self, output_path: Any, storage_options: dict[str, Any] | None = None) -> None:
@@ -325,8 +319,7 @@ class SnapshotStore:
     def load_manifest(self, account_id: str, sync_id: str) -> Manifest:
         """The typed manifest of a complete snapshot.
 
-        Raises:
-            SnapshotNotFoundError: no complete snapshot with that id.
+        :raises SnapshotNotFoundError: no complete snapshot with that id.
         """
         validate_account_id(account_id)
         validate_sync_id(sync_id)
@@ -380,17 +373,14 @@ class SnapshotStore:
     ) -> pa.Table | pd.DataFrame:
         """Read one table of a complete snapshot.
 
-        Args:
-            account_id: Boomi account id.
-            sync_id: snapshot id.
-            table: table name (see ``TABLES``).
-            as_: ``"arrow"`` for a ``pyarrow.Table`` with the exact schema, ``"pandas"`` for a
-                DataFrame.
-            columns: read only these columns.
-
-        Raises:
-            SnapshotNotFoundError: the snapshot is missing or incomplete.
-            TableNotInSnapshotError: the snapshot was taken without this table.
+        :param account_id: Boomi account id.
+        :param sync_id: snapshot id.
+        :param table: table name (see ``TABLES``).
+        :param as_: ``"arrow"`` for a ``pyarrow.Table`` with the exact schema, ``"pandas"`` for a
+            DataFrame.
+        :param columns: read only these columns.
+        :raises SnapshotNotFoundError: the snapshot is missing or incomplete.
+        :raises TableNotInSnapshotError: the snapshot was taken without this table.
         """
         if as_ not in ("arrow", "pandas"):
             raise ValueError(f"as_ must be 'arrow' or 'pandas', got {as_!r}")
@@ -426,11 +416,8 @@ class SnapshotStore:
         Recomputes each table file's SHA-256 and size, and reads its row count and schema from
         the Parquet footer.
 
-        Returns:
-            Problems found, one sentence each; empty when the snapshot is intact.
-
-        Raises:
-            SnapshotNotFoundError: the snapshot is missing or incomplete.
+        :returns: Problems found, one sentence each; empty when the snapshot is intact.
+        :raises SnapshotNotFoundError: the snapshot is missing or incomplete.
         """
         return [problem.message for problem in self.verify_files(self.load_manifest(account_id, sync_id))]
 

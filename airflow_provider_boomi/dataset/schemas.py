@@ -342,8 +342,7 @@ GRANT_TABLES: tuple[str, str] = ("user_role_grants", "group_role_grants")
 def schema_for(name: str) -> pa.Schema:
     """Return the schema of table ``name``.
 
-    Raises:
-        KeyError: ``name`` is not a snapshot table; the message lists the valid names.
+    :raises KeyError: ``name`` is not a snapshot table; the message lists the valid names.
     """
     try:
         return TABLES[name]

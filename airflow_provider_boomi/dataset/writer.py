@@ -92,16 +92,11 @@ class TableWriter:
     def write_batch(self, data: Rows) -> int:
         """Validate ``data``, cast it to the table schema and queue it for writing.
 
-        Args:
-            data: a ``pa.RecordBatch``, ``pa.Table`` or list of row dicts. ``account_id``,
-                ``sync_id`` and ``synced_at`` may be omitted; they are filled in.
-
-        Returns:
-            The number of rows accepted.
-
-        Raises:
-            SchemaMismatchError: a row does not fit; the message names table and column. The
-                batch is not written (earlier batches are kept).
+        :param data: a ``pa.RecordBatch``, ``pa.Table`` or list of row dicts. ``account_id``,
+            ``sync_id`` and ``synced_at`` may be omitted; they are filled in.
+        :returns: The number of rows accepted.
+        :raises SchemaMismatchError: a row does not fit; the message names table and column. The
+            batch is not written (earlier batches are kept).
         """
         self._owner._check_open()
         # Validation needs no lock: it is pure and the costliest step.
@@ -206,12 +201,11 @@ class SnapshotWriter:
     Leaving the ``with`` block with an exception (or without having committed) calls
     :meth:`abort`: the files written so far are removed and no manifest is written.
 
-    Args:
-        output_path: store root: local path, fsspec URL, ``os.PathLike`` or ``ObjectStoragePath``.
-        account_id: Boomi account id (validated: it becomes a path component).
-        sync_id: snapshot id; default :func:`~airflow_provider_boomi.dataset.paths.new_sync_id`.
-        synced_at: time stamped into every row (timezone-aware); default now.
-        storage_options: fsspec options for ``output_path`` (credentials, endpoint, ...).
+    :param output_path: store root: local path, fsspec URL, ``os.PathLike`` or ``ObjectStoragePath``.
+    :param account_id: Boomi account id (validated: it becomes a path component).
+    :param sync_id: snapshot id; default :func:`~airflow_provider_boomi.dataset.paths.new_sync_id`.
+    :param synced_at: time stamped into every row (timezone-aware); default now.
+    :param storage_options: fsspec options for ``output_path`` (credentials, endpoint, ...).
     """
 
     def __init__(
@@ -402,19 +396,14 @@ class SnapshotWriter:
         latest earlier complete snapshot of the account that includes both grant tables (all
         grants are ``added`` when there is none).
 
-        Args:
-            api_stats: JSON-serialisable API statistics (calls, retries, 503s, time waited, ...).
-            warnings: warnings to record (e.g. grants naming an unknown role).
-            account_groups_available: false when Boomi refused account groups for this account.
-            resources: the synced tables included; must match the tables written exactly.
-            extra: optional additional JSON data stored under ``extra``.
-
-        Returns:
-            The manifest as written.
-
-        Raises:
-            SnapshotStateError: a table is still open or failed, or ``resources`` does not match
-                the tables written. Any error aborts the snapshot (nothing stays behind).
+        :param api_stats: JSON-serialisable API statistics (calls, retries, 503s, time waited, ...).
+        :param warnings: warnings to record (e.g. grants naming an unknown role).
+        :param account_groups_available: false when Boomi refused account groups for this account.
+        :param resources: the synced tables included; must match the tables written exactly.
+        :param extra: optional additional JSON data stored under ``extra``.
+        :returns: The manifest as written.
+        :raises SnapshotStateError: a table is still open or failed, or ``resources`` does not match
+            the tables written. Any error aborts the snapshot (nothing stays behind).
         """
         self._check_open()
         try:

@@ -35,10 +35,9 @@ __all__ = ["Folder", "folder"]
 class Folder:
     """A folder on a local disk or an object store.
 
-    Attributes:
-        fs: the filesystem reads and writes go through.
-        path: the folder in the filesystem's own path syntax (no protocol).
-        url: the folder as the user gave it (a local path or a URL), for messages and XCom.
+    :ivar fs: the filesystem reads and writes go through.
+    :ivar path: the folder in the filesystem's own path syntax (no protocol).
+    :ivar url: the folder as the user gave it (a local path or a URL), for messages and XCom.
     """
 
     fs: AbstractFileSystem

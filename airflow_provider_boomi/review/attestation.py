@@ -53,10 +53,9 @@ class AttestationError(ValueError):
 class Attestation:
     """What a verified token proves.
 
-    Attributes:
-        reviewer: the reviewer the workbook was issued to (as the campaign named them).
-        campaign_id: the campaign it was issued for.
-        issued_at: when the campaign was built (UTC).
+    :ivar reviewer: the reviewer the workbook was issued to (as the campaign named them).
+    :ivar campaign_id: the campaign it was issued for.
+    :ivar issued_at: when the campaign was built (UTC).
     """
 
     reviewer: str

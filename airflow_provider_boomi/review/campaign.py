@@ -92,29 +92,28 @@ def validate_campaign_id(campaign_id: str) -> str:
 class ReviewItem:
     """One grant to review.
 
-    Attributes:
-        item_id: the grant id (baton convention), unique within a campaign.
-        grant_kind: ``global_role`` or ``group_role``.
-        user_id: Boomi userId.
-        email: lower-cased email (may be ``None`` if the snapshot has no user row).
-        name: first and last name.
-        role_id: Boomi role id.
-        role_name: role name, when known.
-        account_group_id: account group id (group grants only).
-        account_group_name: account group name (group grants only).
-        is_privileged: the role is privileged.
-        is_new: not in the previous campaign, or added since the previous snapshot.
-        never_reviewed: no earlier campaign recorded a decision for this grant id.
-        only_via_group: the user holds no global role; all their access is through groups.
-        reviewer: who should decide (see :class:`~.owners.ReviewerRouting`; ``None`` if
-            nobody matched, or if the only possible reviewers are the item's own user).
-        routed_from: the reviewer the rules named first when that was the item's own user
-            (a self-review), whom the item was taken from; ``None`` otherwise.
-        findings: what the findings of the snapshot say about this grant, one label each
-            (``leaver``, ``sod_conflict: <rule>``, ``dormant``...; see
-            :func:`~airflow_provider_boomi.findings.routing.finding_labels_by_grant`); empty
-            without findings.
-        via_manager: the reviewer named first was the user's manager from the identity source.
+    :ivar item_id: the grant id (baton convention), unique within a campaign.
+    :ivar grant_kind: ``global_role`` or ``group_role``.
+    :ivar user_id: Boomi userId.
+    :ivar email: lower-cased email (may be ``None`` if the snapshot has no user row).
+    :ivar name: first and last name.
+    :ivar role_id: Boomi role id.
+    :ivar role_name: role name, when known.
+    :ivar account_group_id: account group id (group grants only).
+    :ivar account_group_name: account group name (group grants only).
+    :ivar is_privileged: the role is privileged.
+    :ivar is_new: not in the previous campaign, or added since the previous snapshot.
+    :ivar never_reviewed: no earlier campaign recorded a decision for this grant id.
+    :ivar only_via_group: the user holds no global role; all their access is through groups.
+    :ivar reviewer: who should decide (see :class:`~.owners.ReviewerRouting`; ``None`` if
+        nobody matched, or if the only possible reviewers are the item's own user).
+    :ivar routed_from: the reviewer the rules named first when that was the item's own user
+        (a self-review), whom the item was taken from; ``None`` otherwise.
+    :ivar findings: what the findings of the snapshot say about this grant, one label each
+        (``leaver``, ``sod_conflict: <rule>``, ``dormant``...; see
+        :func:`~airflow_provider_boomi.findings.routing.finding_labels_by_grant`); empty
+        without findings.
+    :ivar via_manager: the reviewer named first was the user's manager from the identity source.
     """
 
     item_id: str
@@ -169,36 +168,35 @@ class ReviewItem:
 class Campaign:
     """An access-review campaign over one snapshot.
 
-    Attributes:
-        campaign_id: id used in file names and in the ``reason`` of every change.
-        account_id: Boomi account id.
-        sync_id: the snapshot reviewed.
-        synced_at: the snapshot's time.
-        created_at: when the campaign was built.
-        items: one item per grant, sorted by user, kind, group and role.
-        changes: grant changes since the previous snapshot (dicts with ``change_type``,
-            ``grant_kind``, ``grant_id``, ``user_id``, ``email``, ``role_id``, ``role_name``,
-            ``account_group_id``, ``account_group_name``).
-        previous_sync_id: the snapshot the changes are relative to: the one the previous
-            campaign reviewed when there is one, else the previous snapshot (``None`` for the
-            first).
-        previous_campaign_id: the campaign ``is_new`` is relative to, if any.
-        completeness: evidence of completeness and accuracy of the reviewed snapshot, for the
-            report and the evidence bundle: ``source`` (API and account), ``extraction``
-            (start, end, snapshot time), ``parameters`` and ``privileged_policy`` of the sync,
-            ``tables`` (rows in the manifest, rows the campaign read, ``reconciled``, sha256),
-            ``warnings`` of the manifest, ``api_stats``, and ``roles`` (each role's
-            description and privileges).
-        definition: the :class:`~.definition.CampaignDefinition` it was built from, as a dict
-            (``None`` for a campaign built from an owners mapping alone).
-        due_date: the last day to decide (``None``: no due date).
-        attestation_required: whether decisions must carry a proven reviewer identity even
-            when read from the all-items workbook (per-reviewer workbooks always need one
-            unless the reader is told otherwise; see :func:`~.decisions.read_decisions`).
-        findings: the findings the items were flagged with (``None``: none were given):
-            ``sync_id`` (always the campaign's), ``path``, ``computed_at``, ``as_of``,
-            ``counts`` (findings per kind in the snapshot), ``unknown_users`` (users per
-            ``*_unknown`` kind: inputs that were missing), ``route_to_manager``.
+    :ivar campaign_id: id used in file names and in the ``reason`` of every change.
+    :ivar account_id: Boomi account id.
+    :ivar sync_id: the snapshot reviewed.
+    :ivar synced_at: the snapshot's time.
+    :ivar created_at: when the campaign was built.
+    :ivar items: one item per grant, sorted by user, kind, group and role.
+    :ivar changes: grant changes since the previous snapshot (dicts with ``change_type``,
+        ``grant_kind``, ``grant_id``, ``user_id``, ``email``, ``role_id``, ``role_name``,
+        ``account_group_id``, ``account_group_name``).
+    :ivar previous_sync_id: the snapshot the changes are relative to: the one the previous
+        campaign reviewed when there is one, else the previous snapshot (``None`` for the
+        first).
+    :ivar previous_campaign_id: the campaign ``is_new`` is relative to, if any.
+    :ivar completeness: evidence of completeness and accuracy of the reviewed snapshot, for the
+        report and the evidence bundle: ``source`` (API and account), ``extraction``
+        (start, end, snapshot time), ``parameters`` and ``privileged_policy`` of the sync,
+        ``tables`` (rows in the manifest, rows the campaign read, ``reconciled``, sha256),
+        ``warnings`` of the manifest, ``api_stats``, and ``roles`` (each role's
+        description and privileges).
+    :ivar definition: the :class:`~.definition.CampaignDefinition` it was built from, as a dict
+        (``None`` for a campaign built from an owners mapping alone).
+    :ivar due_date: the last day to decide (``None``: no due date).
+    :ivar attestation_required: whether decisions must carry a proven reviewer identity even
+        when read from the all-items workbook (per-reviewer workbooks always need one
+        unless the reader is told otherwise; see :func:`~.decisions.read_decisions`).
+    :ivar findings: the findings the items were flagged with (``None``: none were given):
+        ``sync_id`` (always the campaign's), ``path``, ``computed_at``, ``as_of``,
+        ``counts`` (findings per kind in the snapshot), ``unknown_users`` (users per
+        ``*_unknown`` kind: inputs that were missing), ``route_to_manager``.
     """
 
     campaign_id: str
@@ -323,8 +321,7 @@ def load_campaign(campaign_dir: Any) -> Campaign:
     ``campaign_dir`` is a local folder, an fsspec URL (``s3://bucket/reviews/<id>``) or an
     ``ObjectStoragePath``.
 
-    Raises:
-        FileNotFoundError: the directory has no ``campaign.json``.
+    :raises FileNotFoundError: the directory has no ``campaign.json``.
     """
     where = folder(campaign_dir)
     if not where.has_file(CAMPAIGN_FILE):
@@ -512,52 +509,47 @@ def build_campaign(
     a Findings section. They must be the findings of the reviewed snapshot: any other is
     refused (:class:`FindingsMismatchError`).
 
-    Args:
-        store_or_path: a :class:`~airflow_provider_boomi.dataset.SnapshotStore` or its root
-            path/URL.
-        account_id: Boomi account id.
-        sync_id: the snapshot to review; default the latest complete one that includes every
-            table a campaign reads (:data:`REVIEWED_TABLES`).
-        owners: role/group id or name -> reviewer (see :class:`~.owners.Owners`).
-        default_reviewer: reviewer of grants no owner matches.
-        previous_campaign_dir: a campaign directory, or a directory of campaign directories
-            (local, an fsspec URL or an ``ObjectStoragePath``).
-            The latest earlier campaign of the account defines ``is_new``; the recorded
-            decisions of every earlier one define ``never_reviewed``. Without it,
-            every grant is ``never_reviewed`` and ``is_new`` comes from the grant changes only.
-        campaign_id: default ``uar-{account_id}-{sync_id}`` (with a definition:
-            ``{name}-{account_id}-{sync_id}``), so that rebuilding (an Airflow retry) yields
-            the same id.
-        created_at: default now (UTC); also the time the snapshot's age is measured at, and
-            the start the due date counts from.
-        definition: a :class:`~.definition.CampaignDefinition` (or its mapping form): its
-            owners, reviewers, precedence, kinds, ``only_privileged``, due date, maximum
-            snapshot age and attestation rule apply; ``account_id`` must be one of its
-            accounts when it lists any.
-        fallback_reviewer: without a definition: reviewer of self-reviews.
-        owner_precedence: without a definition: see :class:`~.owners.Owners`.
-        max_snapshot_age_hours: without a definition: refuse an older snapshot (default: any
-            age).
-        require_attestation: without a definition: whether decisions read from the
-            all-items workbook must carry a proven identity too (default false, as before
-            per-reviewer workbooks existed).
-        findings: the findings of the reviewed snapshot: a
-            :class:`~airflow_provider_boomi.findings.StoredFindings`, or the findings root
-            they were written to (local, fsspec URL or ``ObjectStoragePath``). With a
-            definition, instead of its ``findings_path``.
-        route_to_manager: without a definition: route each user's items to their manager
-            from the identity source of ``findings`` (required then).
-
-    Returns:
-        The :class:`Campaign`; write its files with :func:`~.output.write_campaign`.
-
-    Raises:
-        SnapshotError: no complete snapshot, or one without users, roles or grant tables.
-        SnapshotTooOldError: the snapshot finished longer ago than the maximum age.
-        FindingsMismatchError: the findings are not those of the reviewed snapshot.
-        ValueError: a definition together with owner arguments, an account the definition
-            does not cover, or an invalid owners mapping or definition; ``route_to_manager``
-            without findings.
+    :param store_or_path: a :class:`~airflow_provider_boomi.dataset.SnapshotStore` or its root
+        path/URL.
+    :param account_id: Boomi account id.
+    :param sync_id: the snapshot to review; default the latest complete one that includes every
+        table a campaign reads (:data:`REVIEWED_TABLES`).
+    :param owners: role/group id or name -> reviewer (see :class:`~.owners.Owners`).
+    :param default_reviewer: reviewer of grants no owner matches.
+    :param previous_campaign_dir: a campaign directory, or a directory of campaign directories
+        (local, an fsspec URL or an ``ObjectStoragePath``).
+        The latest earlier campaign of the account defines ``is_new``; the recorded
+        decisions of every earlier one define ``never_reviewed``. Without it,
+        every grant is ``never_reviewed`` and ``is_new`` comes from the grant changes only.
+    :param campaign_id: default ``uar-{account_id}-{sync_id}`` (with a definition:
+        ``{name}-{account_id}-{sync_id}``), so that rebuilding (an Airflow retry) yields
+        the same id.
+    :param created_at: default now (UTC); also the time the snapshot's age is measured at, and
+        the start the due date counts from.
+    :param definition: a :class:`~.definition.CampaignDefinition` (or its mapping form): its
+        owners, reviewers, precedence, kinds, ``only_privileged``, due date, maximum
+        snapshot age and attestation rule apply; ``account_id`` must be one of its
+        accounts when it lists any.
+    :param fallback_reviewer: without a definition: reviewer of self-reviews.
+    :param owner_precedence: without a definition: see :class:`~.owners.Owners`.
+    :param max_snapshot_age_hours: without a definition: refuse an older snapshot (default: any
+        age).
+    :param require_attestation: without a definition: whether decisions read from the
+        all-items workbook must carry a proven identity too (default false, as before
+        per-reviewer workbooks existed).
+    :param findings: the findings of the reviewed snapshot: a
+        :class:`~airflow_provider_boomi.findings.StoredFindings`, or the findings root
+        they were written to (local, fsspec URL or ``ObjectStoragePath``). With a
+        definition, instead of its ``findings_path``.
+    :param route_to_manager: without a definition: route each user's items to their manager
+        from the identity source of ``findings`` (required then).
+    :returns: The :class:`Campaign`; write its files with :func:`~.output.write_campaign`.
+    :raises SnapshotError: no complete snapshot, or one without users, roles or grant tables.
+    :raises SnapshotTooOldError: the snapshot finished longer ago than the maximum age.
+    :raises FindingsMismatchError: the findings are not those of the reviewed snapshot.
+    :raises ValueError: a definition together with owner arguments, an account the definition
+        does not cover, or an invalid owners mapping or definition; ``route_to_manager``
+        without findings.
     """
     now = (created_at or datetime.now(UTC)).astimezone(UTC)
     if definition is not None:

@@ -77,11 +77,10 @@ ATTESTATION_METHODS: Final[tuple[str, ...]] = (ATTESTED_BY_TOKEN, ATTESTED_BY_AI
 class DecisionProblem:
     """One problem of a filled workbook.
 
-    Attributes:
-        row: the row (XLSX) or line (CSV) number, ``None`` for problems of the whole file.
-        item_id: the item concerned, when known.
-        message: what is wrong and what to do.
-        where: ``row`` or ``line``.
+    :ivar row: the row (XLSX) or line (CSV) number, ``None`` for problems of the whole file.
+    :ivar item_id: the item concerned, when known.
+    :ivar message: what is wrong and what to do.
+    :ivar where: ``row`` or ``line``.
     """
 
     row: int | None
@@ -97,9 +96,8 @@ class DecisionValidationError(ValueError):
     """A filled workbook does not match its campaign, or does not prove who filled it; nothing
     was applied.
 
-    Attributes:
-        problems: every problem found, in file order (file-level problems first).
-        workbook: the file read.
+    :ivar problems: every problem found, in file order (file-level problems first).
+    :ivar workbook: the file read.
     """
 
     def __init__(self, workbook: str, campaign_id: str, problems: list[DecisionProblem]) -> None:
@@ -120,14 +118,13 @@ class DecisionValidationError(ValueError):
 class Decision:
     """A reviewer's decision on one item.
 
-    Attributes:
-        item: the campaign's item (ids come from the campaign, never from the workbook).
-        decision: ``keep``, ``revoke`` or ``remove_user``.
-        comment: the reviewer's comment (may be empty).
-        row: where it was in the workbook (``None`` for a decision loaded from a record).
-        reviewer: who decided, as proven (``None``: read without attestation).
-        attested_by: how the identity was proven: ``token`` or ``airflow_user`` (``None``).
-        decided_at: when the reader accepted the decision (UTC).
+    :ivar item: the campaign's item (ids come from the campaign, never from the workbook).
+    :ivar decision: ``keep``, ``revoke`` or ``remove_user``.
+    :ivar comment: the reviewer's comment (may be empty).
+    :ivar row: where it was in the workbook (``None`` for a decision loaded from a record).
+    :ivar reviewer: who decided, as proven (``None``: read without attestation).
+    :ivar attested_by: how the identity was proven: ``token`` or ``airflow_user`` (``None``).
+    :ivar decided_at: when the reader accepted the decision (UTC).
     """
 
     item: ReviewItem
@@ -154,20 +151,19 @@ class Decision:
 class Decisions:
     """The validated decisions of one workbook: exactly one per item it had to decide.
 
-    Attributes:
-        campaign_id: the campaign decided.
-        account_id: Boomi account id.
-        sync_id: the snapshot reviewed.
-        workbook: the file they were read from.
-        decisions: one per item of the workbook's scope, in campaign item order.
-        scope: ``reviewer`` (one reviewer's workbook), ``unassigned`` (the items without a
-            reviewer) or ``all`` (the all-items workbook).
-        reviewer: who decided, as proven (``None``: read without attestation).
-        attested_by: ``token``, ``airflow_user`` or ``None``.
-        decided_at: when the reader accepted the workbook (UTC).
-        workbook_reviewer: whose items the workbook held (the proven reviewer, or the one a
-            reviewer workbook read without attestation names; ``None`` for the all-items and
-            the unassigned workbooks).
+    :ivar campaign_id: the campaign decided.
+    :ivar account_id: Boomi account id.
+    :ivar sync_id: the snapshot reviewed.
+    :ivar workbook: the file they were read from.
+    :ivar decisions: one per item of the workbook's scope, in campaign item order.
+    :ivar scope: ``reviewer`` (one reviewer's workbook), ``unassigned`` (the items without a
+        reviewer) or ``all`` (the all-items workbook).
+    :ivar reviewer: who decided, as proven (``None``: read without attestation).
+    :ivar attested_by: ``token``, ``airflow_user`` or ``None``.
+    :ivar decided_at: when the reader accepted the workbook (UTC).
+    :ivar workbook_reviewer: whose items the workbook held (the proven reviewer, or the one a
+        reviewer workbook read without attestation names; ``None`` for the all-items and
+        the unassigned workbooks).
     """
 
     campaign_id: str
@@ -569,31 +565,26 @@ def read_decisions(
     another reviewer is refused, naming it and its reviewer, and every item of theirs needs a
     row. A reviewer workbook read without attestation is held to the reviewer it names.
 
-    Args:
-        campaign_dir_or_campaign: the :class:`~.campaign.Campaign` or its directory (a local
-            folder, an fsspec URL or an ``ObjectStoragePath``).
-        workbook_path: the filled ``.csv`` or ``.xlsx``: a local file, an fsspec URL or an
-            ``ObjectStoragePath`` (its size is checked before it is read into memory).
-        limits: bounds on the file (default :class:`~.workbook.DecisionFileLimits`).
-        secret: the secret the campaign's tokens were signed with.
-        reviewer: the authenticated Airflow user who answered (see above).
-        require_attestation: ``None`` (default) as described above; ``True`` or ``False`` to
-            decide for this read.
-        now: the acceptance time recorded as ``decided_at`` (default now, UTC).
-
-    Returns:
-        :class:`Decisions`, one per item of the workbook's scope.
-
-    Raises:
-        DecisionValidationError: the file names another campaign or none; the reviewer could
-            not be proven (bad or foreign token, another Airflow user, no proof when one is
-            required); an item of another reviewer; unknown or duplicate item ids, items
-            without a row or a decision, invalid decision values, malformed rows, missing
-            columns, a comment or id over its limit; every problem is listed with its row
-            (XLSX) or line (CSV) number.
-        WorkbookRefusedError: the file is refused as a whole (size, rows, cell length,
-            ``.xlsm``/``.xls``, macros, external links, formula cells).
-        ValueError: the file is not a readable CSV or XLSX.
+    :param campaign_dir_or_campaign: the :class:`~.campaign.Campaign` or its directory (a local
+        folder, an fsspec URL or an ``ObjectStoragePath``).
+    :param workbook_path: the filled ``.csv`` or ``.xlsx``: a local file, an fsspec URL or an
+        ``ObjectStoragePath`` (its size is checked before it is read into memory).
+    :param limits: bounds on the file (default :class:`~.workbook.DecisionFileLimits`).
+    :param secret: the secret the campaign's tokens were signed with.
+    :param reviewer: the authenticated Airflow user who answered (see above).
+    :param require_attestation: ``None`` (default) as described above; ``True`` or ``False`` to
+        decide for this read.
+    :param now: the acceptance time recorded as ``decided_at`` (default now, UTC).
+    :returns: :class:`Decisions`, one per item of the workbook's scope.
+    :raises DecisionValidationError: the file names another campaign or none; the reviewer could
+        not be proven (bad or foreign token, another Airflow user, no proof when one is
+        required); an item of another reviewer; unknown or duplicate item ids, items
+        without a row or a decision, invalid decision values, malformed rows, missing
+        columns, a comment or id over its limit; every problem is listed with its row
+        (XLSX) or line (CSV) number.
+    :raises WorkbookRefusedError: the file is refused as a whole (size, rows, cell length,
+        ``.xlsm``/``.xls``, macros, external links, formula cells).
+    :raises ValueError: the file is not a readable CSV or XLSX.
     """
     campaign = (
         campaign_dir_or_campaign

@@ -46,33 +46,32 @@ DEFAULT_MAX_SNAPSHOT_AGE_HOURS: Final = 48.0
 class CampaignDefinition:
     """What a recurring review campaign covers and how it is run.
 
-    Attributes:
-        name: the campaign's name (``quarterly-uar``); the start of each campaign id.
-        account_ids: the accounts reviewed, one campaign each; empty means every account in
-            the snapshot store.
-        kinds: which grants: ``user_role`` (global roles) and/or ``group_role`` (roles through
-            account groups); default both.
-        only_privileged: review only grants of privileged roles (and of roles whose privileges
-            are unknown, which are never filtered out).
-        owners: role/group id or name -> reviewer (see :class:`~.owners.Owners`).
-        default_reviewer: reviewer of grants no owner covers.
-        fallback_reviewer: reviewer of the items a reviewer would otherwise review about
-            themselves (default: ``default_reviewer``).
-        owner_precedence: which owner reviews a group grant (see :class:`~.owners.Owners`):
-            ``privileged_role_first`` (default), ``group_first`` or ``role_first``.
-        due_in_days: reviewers have until the campaign's start date plus this many days.
-        max_snapshot_age_hours: a campaign refuses a snapshot whose sync finished longer ago.
-        cadence: how often it runs, for people (``quarterly``); recorded, not scheduled (the
-            DAG's schedule runs it).
-        require_attestation: decisions must carry a proven reviewer identity (an attestation
-            token or the authenticated Airflow user); see :func:`~.decisions.read_decisions`.
-        findings_path: the findings root (``BoomiFindingsOperator``'s ``findings_path``): each
-            campaign reads the findings of the snapshot it reviews from there, flags its items
-            with them and adds a Findings section to the report; a snapshot without findings
-            is refused. ``None``: no findings.
-        route_to_manager: each item goes to the user's manager from the identity source the
-            findings were computed with (owners then cover the users without one); needs
-            ``findings_path``. See :class:`~.owners.ReviewerRouting` for the whole order.
+    :ivar name: the campaign's name (``quarterly-uar``); the start of each campaign id.
+    :ivar account_ids: the accounts reviewed, one campaign each; empty means every account in
+        the snapshot store.
+    :ivar kinds: which grants: ``user_role`` (global roles) and/or ``group_role`` (roles through
+        account groups); default both.
+    :ivar only_privileged: review only grants of privileged roles (and of roles whose privileges
+        are unknown, which are never filtered out).
+    :ivar owners: role/group id or name -> reviewer (see :class:`~.owners.Owners`).
+    :ivar default_reviewer: reviewer of grants no owner covers.
+    :ivar fallback_reviewer: reviewer of the items a reviewer would otherwise review about
+        themselves (default: ``default_reviewer``).
+    :ivar owner_precedence: which owner reviews a group grant (see :class:`~.owners.Owners`):
+        ``privileged_role_first`` (default), ``group_first`` or ``role_first``.
+    :ivar due_in_days: reviewers have until the campaign's start date plus this many days.
+    :ivar max_snapshot_age_hours: a campaign refuses a snapshot whose sync finished longer ago.
+    :ivar cadence: how often it runs, for people (``quarterly``); recorded, not scheduled (the
+        DAG's schedule runs it).
+    :ivar require_attestation: decisions must carry a proven reviewer identity (an attestation
+        token or the authenticated Airflow user); see :func:`~.decisions.read_decisions`.
+    :ivar findings_path: the findings root (``BoomiFindingsOperator``'s ``findings_path``): each
+        campaign reads the findings of the snapshot it reviews from there, flags its items
+        with them and adds a Findings section to the report; a snapshot without findings
+        is refused. ``None``: no findings.
+    :ivar route_to_manager: each item goes to the user's manager from the identity source the
+        findings were computed with (owners then cover the users without one); needs
+        ``findings_path``. See :class:`~.owners.ReviewerRouting` for the whole order.
     """
 
     name: str

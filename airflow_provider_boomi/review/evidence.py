@@ -97,10 +97,9 @@ def bundle_dir(evidence_root: Any, campaign_id: str, run_id: str) -> Any:
     ``evidence_root`` gives a resolved :class:`~pathlib.Path`; an fsspec URL or an
     ``ObjectStoragePath`` gives the bundle's URL (a string).
 
-    Raises:
-        ValueError: an id is not a safe path component (see
-            :func:`~airflow_provider_boomi.dataset.paths.validate_path_component`), or the
-            folder resolves outside ``evidence_root`` (a symlink).
+    :raises ValueError: an id is not a safe path component (see
+        :func:`~airflow_provider_boomi.dataset.paths.validate_path_component`), or the
+        folder resolves outside ``evidence_root`` (a symlink).
     """
     target = _bundle_folder(evidence_root, campaign_id, run_id)
     return target.local if target.is_local else target.url
@@ -192,28 +191,23 @@ def write_evidence_bundle(
     place and renamed into place once ``index.json`` (written last) is there; on an object
     store it is written into its final prefix, ``index.json`` last. See the module docstring.
 
-    Args:
-        evidence_root: folder of all bundles: a local path, an fsspec URL
-            (``s3://bucket/boomi/evidence``) or an ``ObjectStoragePath``.
-        campaign_dir: the campaign folder (``campaign.json``, report, ``decisions.json``);
-            local, URL or ``ObjectStoragePath``.
-        workbook_path: the filled workbook the decisions came from (local, URL or
-            ``ObjectStoragePath``).
-        changes: the change set that was applied (empty when every decision was keep).
-        verification: the verification result, or ``None`` when nothing was applied.
-        ledger_path: the provisioning ledger; only this run's rows are copied.
-        run_id: the Airflow run that applied the decisions (``:`` and ``+`` become ``_`` in
-            the folder name).
-        snapshot_root: the snapshot store, for the reviewed snapshot's manifest.
-        resync_manifest_path: the fresh snapshot's manifest, if one was taken.
-
-    Returns:
-        ``{"bundle_dir", "index", "files", "campaign_id"}``: pointers and a count, for XCom.
-
-    Raises:
-        ValueError: the campaign id, the run id or a file name in ``campaign.json`` cannot be a
-            path component, or a path resolves outside its folder; nothing was written.
-        FileExistsError: this run already has a complete bundle; it is kept as it is.
+    :param evidence_root: folder of all bundles: a local path, an fsspec URL
+        (``s3://bucket/boomi/evidence``) or an ``ObjectStoragePath``.
+    :param campaign_dir: the campaign folder (``campaign.json``, report, ``decisions.json``);
+        local, URL or ``ObjectStoragePath``.
+    :param workbook_path: the filled workbook the decisions came from (local, URL or
+        ``ObjectStoragePath``).
+    :param changes: the change set that was applied (empty when every decision was keep).
+    :param verification: the verification result, or ``None`` when nothing was applied.
+    :param ledger_path: the provisioning ledger; only this run's rows are copied.
+    :param run_id: the Airflow run that applied the decisions (``:`` and ``+`` become ``_`` in
+        the folder name).
+    :param snapshot_root: the snapshot store, for the reviewed snapshot's manifest.
+    :param resync_manifest_path: the fresh snapshot's manifest, if one was taken.
+    :returns: ``{"bundle_dir", "index", "files", "campaign_id"}``: pointers and a count, for XCom.
+    :raises ValueError: the campaign id, the run id or a file name in ``campaign.json`` cannot be a
+        path component, or a path resolves outside its folder; nothing was written.
+    :raises FileExistsError: this run already has a complete bundle; it is kept as it is.
     """
     campaign_path = folder(campaign_dir)
     campaign = load_campaign(campaign_path)

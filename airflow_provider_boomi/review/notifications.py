@@ -143,11 +143,10 @@ def _header_text(value: object, what: str) -> str:
 class WorkbookDelivery:
     """How a reviewer gets their workbook: attached (bytes) or linked.
 
-    Attributes:
-        filename: the attachment's file name (``None`` when linked).
-        content: the workbook's bytes (``None`` when linked).
-        link: where to fetch it (``None`` when attached).
-        reason: why it is linked rather than attached (``None`` when attached).
+    :ivar filename: the attachment's file name (``None`` when linked).
+    :ivar content: the workbook's bytes (``None`` when linked).
+    :ivar link: where to fetch it (``None`` when attached).
+    :ivar reason: why it is linked rather than attached (``None`` when attached).
     """
 
     filename: str | None = None
@@ -213,14 +212,13 @@ def workbook_delivery(
 class MessageDetails:
     """What every message of a campaign says, from the campaign and the operator's settings.
 
-    Attributes:
-        campaign_id: the campaign.
-        account_id: the Boomi account reviewed.
-        due_date: the last day to decide.
-        from_email: the sender.
-        return_instructions: how to send the filled workbook back (one paragraph of text);
-            ``None`` for the default: reply with it attached.
-        reply_to: where replies go, when not to ``from_email``.
+    :ivar campaign_id: the campaign.
+    :ivar account_id: the Boomi account reviewed.
+    :ivar due_date: the last day to decide.
+    :ivar from_email: the sender.
+    :ivar return_instructions: how to send the filled workbook back (one paragraph of text);
+        ``None`` for the default: reply with it attached.
+    :ivar reply_to: where replies go, when not to ``from_email``.
     """
 
     campaign_id: str
@@ -478,14 +476,13 @@ def _by_reviewer(entry: tuple[str | None, int]) -> str:
 class SentNotification:
     """One message sent, as recorded in ``notifications.jsonl``.
 
-    Attributes:
-        kind: ``ready``, ``reminder`` or ``escalation``.
-        reviewer: the reviewer it was about (its ``To``).
-        day: the day it was for (the planning day, not the clock of the send).
-        sent_at: when the server accepted it (UTC).
-        message_id: its ``Message-ID`` header.
-        recipients: every address it went to (``To`` and ``Cc``).
-        attached: whether the workbook was attached (``ready`` only; else ``False``).
+    :ivar kind: ``ready``, ``reminder`` or ``escalation``.
+    :ivar reviewer: the reviewer it was about (its ``To``).
+    :ivar day: the day it was for (the planning day, not the clock of the send).
+    :ivar sent_at: when the server accepted it (UTC).
+    :ivar message_id: its ``Message-ID`` header.
+    :ivar recipients: every address it went to (``To`` and ``Cc``).
+    :ivar attached: whether the workbook was attached (``ready`` only; else ``False``).
     """
 
     kind: str

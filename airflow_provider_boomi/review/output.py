@@ -40,15 +40,14 @@ class CampaignFiles:
     """Paths of the files :func:`write_campaign` wrote: :class:`~pathlib.Path` objects in a
     local folder, URLs (strings) on an object store.
 
-    Attributes:
-        workbook_csv: the all-items workbook as CSV (for the data team).
-        workbook_xlsx: the all-items workbook as XLSX.
-        report_html: the self-contained HTML report.
-        campaign_json: metadata, items and file hashes.
-        reviewer_workbooks: reviewer -> their workbook (``reviewers/{slug}.xlsx``): what
-            reviewers get.
-        unassigned_workbook: the workbook of the items without a reviewer, if any
-            (``reviewers/unassigned.xlsx``).
+    :ivar workbook_csv: the all-items workbook as CSV (for the data team).
+    :ivar workbook_xlsx: the all-items workbook as XLSX.
+    :ivar report_html: the self-contained HTML report.
+    :ivar campaign_json: metadata, items and file hashes.
+    :ivar reviewer_workbooks: reviewer -> their workbook (``reviewers/{slug}.xlsx``): what
+        reviewers get.
+    :ivar unassigned_workbook: the workbook of the items without a reviewer, if any
+        (``reviewers/unassigned.xlsx``).
     """
 
     workbook_csv: Path | str

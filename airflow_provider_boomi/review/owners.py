@@ -74,14 +74,11 @@ class Owners:
     when a campaign routes to managers, and a reviewer never reviews their own access (see
     :class:`ReviewerRouting`).
 
-    Args:
-        mapping: role/group id or name -> reviewer.
-        default_reviewer: reviewer of grants no key matches.
-        precedence: one of :data:`OWNER_PRECEDENCES`.
-
-    Raises:
-        ValueError: a reviewer is empty, two keys differing only in case map to different
-            reviewers, or the precedence is unknown.
+    :param mapping: role/group id or name -> reviewer.
+    :param default_reviewer: reviewer of grants no key matches.
+    :param precedence: one of :data:`OWNER_PRECEDENCES`.
+    :raises ValueError: a reviewer is empty, two keys differing only in case map to different
+        reviewers, or the precedence is unknown.
     """
 
     def __init__(

@@ -68,11 +68,10 @@ _REVOKES = (REVOKE_ROLE, REMOVE_GROUP_ROLE)
 class GrantSnapshot:
     """The grants of one snapshot, for checking removals.
 
-    Attributes:
-        sync_id: the snapshot.
-        synced_at: when it was taken (UTC).
-        grant_ids: every grant id it holds, lower-cased (Boomi may spell a user id in another
-            case than the campaign did).
+    :ivar sync_id: the snapshot.
+    :ivar synced_at: when it was taken (UTC).
+    :ivar grant_ids: every grant id it holds, lower-cased (Boomi may spell a user id in another
+        case than the campaign did).
     """
 
     sync_id: str
@@ -109,18 +108,17 @@ def latest_grants(store: SnapshotStore | Any, account_id: str) -> GrantSnapshot 
 class RemediationItem:
     """Where the removal decided for one grant stands.
 
-    Attributes:
-        item: the campaign's item (the grant).
-        reviewer: who decided to revoke it.
-        decided_at: when (UTC).
-        deadline: the last day for its removal (``decided_at``'s UTC date plus the days allowed).
-        state: one of :data:`REMEDIATION_STATES`.
-        ledger_outcome: the outcome of the latest revoke of the grant in the ledger since the
-            decision (``None``: none recorded).
-        applied_at: when the ledger recorded it holding (``None`` otherwise).
-        verified_sync_id: the snapshot that shows the grant gone (``verified`` only).
-        verified_at: that snapshot's time.
-        detail: one sentence for people: what the state rests on, and what to do.
+    :ivar item: the campaign's item (the grant).
+    :ivar reviewer: who decided to revoke it.
+    :ivar decided_at: when (UTC).
+    :ivar deadline: the last day for its removal (``decided_at``'s UTC date plus the days allowed).
+    :ivar state: one of :data:`REMEDIATION_STATES`.
+    :ivar ledger_outcome: the outcome of the latest revoke of the grant in the ledger since the
+        decision (``None``: none recorded).
+    :ivar applied_at: when the ledger recorded it holding (``None`` otherwise).
+    :ivar verified_sync_id: the snapshot that shows the grant gone (``verified`` only).
+    :ivar verified_at: that snapshot's time.
+    :ivar detail: one sentence for people: what the state rests on, and what to do.
     """
 
     item: ReviewItem

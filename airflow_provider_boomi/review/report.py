@@ -75,11 +75,10 @@ def bar_chart(
 ) -> str:
     """A horizontal bar chart as an inline ``<svg>`` element.
 
-    Args:
-        title: accessible title of the chart.
-        data: (label, value) pairs, drawn in the given order.
-        width: total width in pixels.
-        color: bar fill.
+    :param title: accessible title of the chart.
+    :param data: (label, value) pairs, drawn in the given order.
+    :param width: total width in pixels.
+    :param color: bar fill.
     """
     bar, gap, label_w, value_w = 18, 6, 260, 60
     height = max(1, len(data)) * (bar + gap) + gap

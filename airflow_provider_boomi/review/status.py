@@ -37,13 +37,12 @@ OVERDUE: Final = "overdue"
 class ReviewerStatus:
     """One reviewer's progress.
 
-    Attributes:
-        reviewer: the reviewer as the campaign names them (``None``: the items nobody reviews).
-        items: items the reviewer decides.
-        decided: of those, items with a recorded decision.
-        pending: items without one.
-        overdue: pending items past the due date (0 without a due date).
-        last_decided_at: when their latest decision was accepted, if any.
+    :ivar reviewer: the reviewer as the campaign names them (``None``: the items nobody reviews).
+    :ivar items: items the reviewer decides.
+    :ivar decided: of those, items with a recorded decision.
+    :ivar pending: items without one.
+    :ivar overdue: pending items past the due date (0 without a due date).
+    :ivar last_decided_at: when their latest decision was accepted, if any.
     """
 
     reviewer: str | None
@@ -75,12 +74,11 @@ class ReviewerStatus:
 class CampaignStatus:
     """A campaign's progress at one moment.
 
-    Attributes:
-        campaign_id: the campaign.
-        account_id: its account.
-        due_date: its due date (``None``: none set).
-        as_of: the moment the status describes (UTC).
-        reviewers: one entry per reviewer, sorted by reviewer (the unassigned items last).
+    :ivar campaign_id: the campaign.
+    :ivar account_id: its account.
+    :ivar due_date: its due date (``None``: none set).
+    :ivar as_of: the moment the status describes (UTC).
+    :ivar reviewers: one entry per reviewer, sorted by reviewer (the unassigned items last).
     """
 
     campaign_id: str

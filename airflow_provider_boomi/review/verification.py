@@ -45,12 +45,11 @@ class VerificationError(RuntimeError):
 class VerificationResult:
     """What :func:`verify_changes` checked.
 
-    Attributes:
-        account_id: the account.
-        sync_id: the snapshot the changes were checked against.
-        checks: one dict per change: ``grant_id``, ``action``, ``outcome``, ``expected``
-            (``"present"``, ``"absent"`` or ``None`` when not checked), ``holds`` (``None`` when
-            not checked) and ``side_effects``.
+    :ivar account_id: the account.
+    :ivar sync_id: the snapshot the changes were checked against.
+    :ivar checks: one dict per change: ``grant_id``, ``action``, ``outcome``, ``expected``
+        (``"present"``, ``"absent"`` or ``None`` when not checked), ``holds`` (``None`` when
+        not checked) and ``side_effects``.
     """
 
     account_id: str
@@ -95,19 +94,16 @@ def verify_changes(
 ) -> VerificationResult:
     """Check a fresh snapshot against the changes applied before it.
 
-    Args:
-        snapshot_path: the snapshot directory (``.../account_id=A/sync_id=S``, local or any
-            fsspec URL), as :class:`~airflow_provider_boomi.operators.sync.BoomiSyncOperator`
-            returns it.
-        changes: the change set, each with ``action``, ``user_id``, ``role_id`` and, for group
-            actions, ``account_group_id`` (ids, as ``decisions_to_changes`` writes them).
-        outcomes: the provisioning results in the same order (``outcome``, ``side_effects``),
-            as the provisioning operators return them under ``"outcomes"``.
-
-    Raises:
-        ValueError: ``changes`` and ``outcomes`` differ in length, or a change names no role id.
-        VerificationError: a change reported to hold is contradicted by the snapshot (the
-            error carries the full :class:`VerificationResult`).
+    :param snapshot_path: the snapshot directory (``.../account_id=A/sync_id=S``, local or any
+        fsspec URL), as :class:`~airflow_provider_boomi.operators.sync.BoomiSyncOperator`
+        returns it.
+    :param changes: the change set, each with ``action``, ``user_id``, ``role_id`` and, for group
+        actions, ``account_group_id`` (ids, as ``decisions_to_changes`` writes them).
+    :param outcomes: the provisioning results in the same order (``outcome``, ``side_effects``),
+        as the provisioning operators return them under ``"outcomes"``.
+    :raises ValueError: ``changes`` and ``outcomes`` differ in length, or a change names no role id.
+    :raises VerificationError: a change reported to hold is contradicted by the snapshot (the
+        error carries the full :class:`VerificationResult`).
     """
     if len(changes) != len(outcomes):
         raise ValueError(

@@ -251,16 +251,28 @@ def write_xlsx(campaign: Campaign, path: str | Path | IO[bytes]) -> Any:
             row.append(_text_cell(sheet, _xlsx_cell(column, value)) if isinstance(value, str) else value)
         sheet.append(row)
 
+    _write_meta_sheet(workbook, campaign)
+    workbook.save(path)
+    return path
+
+
+def _write_meta_sheet(workbook: Any, campaign: Campaign, extra_rows: Sequence[tuple[str, str]] = ()) -> None:
+    """Add the hidden sheet of ``key, value`` text rows that :func:`read_workbook` reads back.
+
+    :param workbook: a write-only openpyxl workbook.
+    :param campaign: the campaign whose id, account and snapshot the first rows name.
+    :param extra_rows: further ``(key, value)`` rows, in order (a reviewer workbook's ``scope``
+        and ``reviewer``).
+    """
     meta = workbook.create_sheet(_META_SHEET)
     meta.sheet_state = "hidden"
     for key, value in (
         ("campaign_id", campaign.campaign_id),
         ("account_id", campaign.account_id),
         ("sync_id", campaign.sync_id),
+        *extra_rows,
     ):
         meta.append([_text_cell(meta, key), _text_cell(meta, xlsx_text(value))])
-    workbook.save(path)
-    return path
 
 
 def _text_cell(sheet: Any, value: str) -> Any:
@@ -416,16 +428,8 @@ def write_reviewer_xlsx(
             cells.append(cell)
         sheet.append(cells)
 
-    meta = workbook.create_sheet(_META_SHEET)
-    meta.sheet_state = "hidden"
-    for key, value in (
-        ("campaign_id", campaign.campaign_id),
-        ("account_id", campaign.account_id),
-        ("sync_id", campaign.sync_id),
-        ("scope", "reviewer" if reviewer is not None else "unassigned"),
-        ("reviewer", reviewer or ""),
-    ):
-        meta.append([_text_cell(meta, key), _text_cell(meta, xlsx_text(value))])
+    scope = "reviewer" if reviewer is not None else "unassigned"
+    _write_meta_sheet(workbook, campaign, extra_rows=(("scope", scope), ("reviewer", reviewer or "")))
     workbook.save(path)
     return path
 
@@ -483,16 +487,15 @@ class DecisionFileLimits:
     size is bounded before any parser sees it. The defaults fit a 100,000-item campaign (about
     40 MB as CSV, 7 MB as XLSX expanding to 110 MB) and keep reading one under half a GB.
 
-    Attributes:
-        max_bytes: size of the file on disk (CSV or XLSX).
-        max_rows: data rows (CSV records or sheet rows after the header).
-        max_columns: columns of the sheet (XLSX: declared dimension and cells read).
-        max_cell_chars: characters of any cell (Excel's own cell limit).
-        max_comment_chars: characters of a ``comment``; a longer one is refused, never cut.
-        max_id_chars: characters of an ``item_id``, ``decision`` or ``campaign_id`` cell.
-        max_xlsx_uncompressed_bytes: total uncompressed size of the members of an XLSX zip
-            (a small zip can expand to gigabytes).
-        max_xlsx_members: files inside an XLSX zip.
+    :ivar max_bytes: size of the file on disk (CSV or XLSX).
+    :ivar max_rows: data rows (CSV records or sheet rows after the header).
+    :ivar max_columns: columns of the sheet (XLSX: declared dimension and cells read).
+    :ivar max_cell_chars: characters of any cell (Excel's own cell limit).
+    :ivar max_comment_chars: characters of a ``comment``; a longer one is refused, never cut.
+    :ivar max_id_chars: characters of an ``item_id``, ``decision`` or ``campaign_id`` cell.
+    :ivar max_xlsx_uncompressed_bytes: total uncompressed size of the members of an XLSX zip
+        (a small zip can expand to gigabytes).
+    :ivar max_xlsx_members: files inside an XLSX zip.
     """
 
     max_bytes: int = 64 * 1024 * 1024
@@ -514,11 +517,10 @@ class WorkbookRefusedError(ValueError):
 class WorkbookRow:
     """One data row of a filled workbook.
 
-    Attributes:
-        row: where a reviewer finds it: the spreadsheet row (header is row 1) for XLSX, the
-            line where the record starts for CSV.
-        values: column name (lower-cased header) -> text, ``""`` for empty cells.
-        extra_values: for CSV, values beyond the header's columns (a sign of an unquoted comma).
+    :ivar row: where a reviewer finds it: the spreadsheet row (header is row 1) for XLSX, the
+        line where the record starts for CSV.
+    :ivar values: column name (lower-cased header) -> text, ``""`` for empty cells.
+    :ivar extra_values: for CSV, values beyond the header's columns (a sign of an unquoted comma).
     """
 
     row: int
@@ -531,15 +533,14 @@ class WorkbookTable:
     """A filled workbook as read: header, rows and (XLSX only) what its hidden campaign sheet
     and its token cell hold.
 
-    Attributes:
-        kind: ``csv`` or ``xlsx``.
-        header: column names, lower-cased.
-        rows: the data rows.
-        campaign_id: the campaign id of the hidden ``campaign`` sheet.
-        meta: every key of the hidden ``campaign`` sheet (a reviewer workbook adds ``scope``,
-            ``reviewer`` or ``unassigned``, and ``reviewer``); untrusted, like all of the file.
-        token: the text of the cell named :data:`TOKEN_NAME` on the ``Instructions`` sheet,
-            ``None`` when the workbook has no such cell.
+    :ivar kind: ``csv`` or ``xlsx``.
+    :ivar header: column names, lower-cased.
+    :ivar rows: the data rows.
+    :ivar campaign_id: the campaign id of the hidden ``campaign`` sheet.
+    :ivar meta: every key of the hidden ``campaign`` sheet (a reviewer workbook adds ``scope``,
+        ``reviewer`` or ``unassigned``, and ``reviewer``); untrusted, like all of the file.
+    :ivar token: the text of the cell named :data:`TOKEN_NAME` on the ``Instructions`` sheet,
+        ``None`` when the workbook has no such cell.
     """
 
     kind: str
@@ -827,11 +828,10 @@ def read_workbook(path: Any, limits: DecisionFileLimits | None = None) -> Workbo
     ``ObjectStoragePath``; a file on an object store is sized first (``fs.size()``) and read
     into memory only when within ``max_bytes``.
 
-    Raises:
-        WorkbookRefusedError: a limit is exceeded; a macro-enabled or legacy Excel file; an
-            XLSX with macros, external links or formula cells.
-        ValueError: another extension, or the file cannot be parsed as CSV or XLSX.
-        FileNotFoundError: no such file.
+    :raises WorkbookRefusedError: a limit is exceeded; a macro-enabled or legacy Excel file; an
+        XLSX with macros, external links or formula cells.
+    :raises ValueError: another extension, or the file cannot be parsed as CSV or XLSX.
+    :raises FileNotFoundError: no such file.
     """
     limits = limits or DecisionFileLimits()
     where = folder(path)
