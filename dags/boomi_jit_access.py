@@ -33,6 +33,12 @@ from airflow.sdk import Param, dag, task
 
 from airflow_provider_boomi.operators.pools import boomi_pool
 from airflow_provider_boomi.operators.provisioning import (
+    ADD_GROUP_ROLE,
+    ALREADY_SATISFIED,
+    APPLIED,
+    ASSIGN_ROLE,
+    REMOVE_GROUP_ROLE,
+    REVOKE_ROLE,
     BoomiApplyAccessChangesOperator,
     approval_settings,
     jit_reason,
@@ -122,8 +128,8 @@ def boomi_jit_access() -> None:
         group = request["account_group"]
         if group:
             change["account_group"] = group
-        grant = {**change, "action": "add_group_role" if group else "assign_role", "notify_user": False}
-        revoke = {**change, "action": "remove_group_role" if group else "revoke_role"}
+        grant = {**change, "action": ADD_GROUP_ROLE if group else ASSIGN_ROLE, "notify_user": False}
+        revoke = {**change, "action": REMOVE_GROUP_ROLE if group else REVOKE_ROLE}
         return {"grant": [grant], "revoke": [revoke], "expires_at": expires_at.isoformat()}
 
     window = open_window(request)
@@ -158,7 +164,7 @@ def boomi_jit_access() -> None:
     @task
     def verify(revoked: dict[str, Any]) -> dict[str, Any]:
         """Fail unless every revoke ended applied or already satisfied, as read back from Boomi."""
-        bad = [o for o in revoked["outcomes"] if o["outcome"] not in ("applied", "already_satisfied")]
+        bad = [o for o in revoked["outcomes"] if o["outcome"] not in (APPLIED, ALREADY_SATISFIED)]
         if bad:
             raise RuntimeError(f"JIT revoke did not take effect: {bad}")
         return {"verified": len(revoked["outcomes"])}
@@ -166,7 +172,7 @@ def boomi_jit_access() -> None:
     @task.short_circuit
     def granted_by_this_run(granted: dict[str, Any]) -> bool:
         """Only take away what this run gave: a role the user already held stays."""
-        return any(o["outcome"] == "applied" for o in granted["outcomes"])
+        return any(o["outcome"] == APPLIED for o in granted["outcomes"])
 
     request >> approve >> window >> grant
     granted_by_this_run(grant.output) >> wait >> revoke

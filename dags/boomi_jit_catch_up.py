@@ -24,6 +24,8 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_boomi.operators.pools import boomi_pool
 from airflow_provider_boomi.operators.provisioning import (
+    ALREADY_SATISFIED,
+    APPLIED,
     RESULT_XCOM_KEY,
     BoomiApplyAccessChangesOperator,
     BoomiOverdueJitGrantsOperator,
@@ -95,7 +97,7 @@ def boomi_jit_catch_up() -> None:
             len(rows),
             (":\n" + "\n".join(lines)) if lines else "",
         )
-        not_revoked = [r for r in rows if r["revoke_outcome"] not in ("applied", "already_satisfied")]
+        not_revoked = [r for r in rows if r["revoke_outcome"] not in (APPLIED, ALREADY_SATISFIED)]
         unreadable = found["unreadable"]
         if not_revoked or unreadable:
             raise AirflowFailException(

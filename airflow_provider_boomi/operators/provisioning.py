@@ -34,6 +34,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from airflow_provider_boomi._rules import parse_bool
 from airflow_provider_boomi.access.changes import (
     ADD_GROUP_ROLE,
+    ALREADY_SATISFIED,
+    APPLIED,
     ASSIGN_ROLE,
     FAILED,
     OFFBOARD_USER,
@@ -62,12 +64,21 @@ from airflow_provider_boomi.access.validation import ProvisioningInputError
 from airflow_provider_boomi.hooks.boomi import BoomiHook
 from airflow_provider_boomi.operators._xcom import field_of
 
+# The change actions and outcomes, re-exported so that DAGs (which import operators only) name
+# them instead of retyping the strings.
 __all__ = [
+    "ADD_GROUP_ROLE",
+    "ALREADY_SATISFIED",
+    "APPLIED",
     "APPROVAL_TIMEOUT_ENV",
     "APPROVERS_ENV",
     "APPROVE_OPTION",
+    "ASSIGN_ROLE",
+    "OFFBOARD_USER",
     "REJECT_OPTION",
+    "REMOVE_GROUP_ROLE",
     "RESULT_XCOM_KEY",
+    "REVOKE_ROLE",
     "Approval",
     "BoomiAddGroupRoleOperator",
     "BoomiApplyAccessChangesOperator",
