@@ -6,7 +6,7 @@ For every campaign folder under ``reviews_path``:
   reminder 7 days and 1 day before the due date to each reviewer with items still undecided,
   and from the day after the due date an escalation to them with ``escalation_email`` in Cc
   (repeated weekly while items stay pending). Reviewers who have decided everything hear
-  nothing. What was sent is recorded in the campaign's ``notifications.jsonl``: a retry or a
+  nothing. What was sent is recorded in the campaign's ``notifications/``: a retry or a
   second run on the same day sends nothing again. Campaigns without a due date are skipped.
 * ``progress`` loads, into the DuckDB file ``warehouse_path``, each campaign's status per
   reviewer (``boomi_review_status``: items, decided, pending, overdue) and where every revoke
@@ -39,7 +39,7 @@ DATA_DIR = os.environ.get("BOOMI_DATA_DIR", "/tmp/airflow-provider-boomi")
     schedule="0 7 * * *",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    # One run at a time: each campaign's notifications.jsonl is rewritten whole.
+    # One run at a time: two runs on one day would plan the same messages at once.
     max_active_runs=1,
     tags=["boomi", "access-review"],
     doc_md=__doc__,

@@ -390,7 +390,7 @@ class BoomiReviewNotificationsOperator(BaseOperator):
     (:func:`~airflow_provider_boomi.review.notifications.plan_notifications`): reminders
     ``remind_days_before`` the due date and escalations after it, only to reviewers with
     pending items; ``"reminder"`` or ``"escalation"`` sends only that kind. What was sent is
-    recorded in each campaign's ``notifications.jsonl``: the same message never goes out twice
+    recorded in each campaign's ``notifications/``: the same message never goes out twice
     on one day, across retries and reruns.
 
     Messages go through the SMTP connection ``smtp_conn_id`` of the Airflow SMTP provider

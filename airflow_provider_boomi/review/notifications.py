@@ -17,9 +17,9 @@ policy refuses line breaks in any header value too), bodies are plain text plus 
 alternative in which every inserted value is escaped.
 
 Which messages a day calls for is :func:`plan_notifications` (pure: dates in, kinds out). What
-was sent is appended to ``notifications.jsonl`` in the campaign folder
+was sent is recorded in the campaign folder, one file per message under ``notifications/``
 (:func:`record_sent` / :func:`read_sent`), so a rerun or a retry on the same day sends nothing
-twice.
+twice, and two senders at once lose none of each other's records.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import email.policy
 import html
 import json
 import os
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -47,6 +48,7 @@ __all__ = [
     "DEFAULT_MAX_ATTACHMENT_BYTES",
     "ESCALATION",
     "KINDS",
+    "NOTIFICATIONS_DIR",
     "NOTIFICATIONS_FILE",
     "READY",
     "REMINDER",
@@ -72,7 +74,9 @@ ESCALATION: Final = "escalation"
 KINDS: Final[tuple[str, ...]] = (READY, REMINDER, ESCALATION)
 """Every kind of message, in the order a campaign sends them."""
 
-#: What was sent, one JSON object per line, in the campaign folder.
+#: What was sent: one JSON file per message in this subfolder of the campaign folder.
+NOTIFICATIONS_DIR = "notifications"
+#: Earlier versions' log of what was sent (one JSON object per line): still read, never written.
 NOTIFICATIONS_FILE = "notifications.jsonl"
 #: Larger workbooks are linked, not attached: many mail servers refuse messages over 10 MB,
 #: and base64 makes an attachment a third larger.
@@ -521,39 +525,51 @@ class SentNotification:
 def read_sent(campaign_dir: Any) -> list[SentNotification]:
     """What was sent for the campaign in ``campaign_dir``, oldest first (empty at first).
 
+    The records are the files of ``notifications/`` (one per message, see :func:`record_sent`)
+    and the lines of a ``notifications.jsonl`` written by earlier versions.
+
     :param campaign_dir: a local folder, an fsspec URL or an ``ObjectStoragePath``.
-    :raises ValueError: a line is not a record this module wrote; the message names the line.
+    :raises ValueError: a file or line is not a record this module wrote; the message names it.
+
+    Order: the earlier log's lines, then the records in the order they were recorded.
     """
     where = folder(campaign_dir)
-    if not where.has_file(NOTIFICATIONS_FILE):
-        return []
     records = []
-    text = where.read_bytes(NOTIFICATIONS_FILE).decode("utf-8")
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(SentNotification.from_dict(json.loads(line)))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(
-                f"{where.url_of(NOTIFICATIONS_FILE)} line {number} is not a notification record ({exc}); "
-                "restore the file or remove the line (a removed line may send that message again)"
-            ) from exc
+    if where.has_file(NOTIFICATIONS_FILE):
+        text = where.read_bytes(NOTIFICATIONS_FILE).decode("utf-8")
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                records.append(_record(line, f"{where.url_of(NOTIFICATIONS_FILE)} line {number}"))
+    log = where.child(NOTIFICATIONS_DIR)
+    for name in log.files():
+        if name.endswith(".json"):
+            records.append(_record(log.read_bytes(name).decode("utf-8"), log.url_of(name)))
     return records
 
 
-def record_sent(campaign_dir: Any, record: SentNotification) -> None:
-    """Add ``record`` to the campaign's ``notifications.jsonl``.
+def _record(text: str, where: str) -> SentNotification:
+    try:
+        return SentNotification.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"{where} is not a notification record ({exc}); restore it or remove it "
+            "(a removed record may send that message again)"
+        ) from exc
 
-    The file is rewritten whole (atomically on a local disk, one PUT on an object store, which
-    cannot append), so one sender at a time: the reminders DAG runs one run at a time.
+
+def record_sent(campaign_dir: Any, record: SentNotification) -> None:
+    """Record one sent message as a file of its own in the campaign's ``notifications/``.
+
+    Records are never rewritten, only added (a new name per message), so two senders at once
+    (the campaign's ``ready`` task and a reminders run, or a retry beside a rerun) lose none of
+    each other's records, on a local disk and on object stores alike.
     """
-    where = folder(campaign_dir)
-    existing = where.read_bytes(NOTIFICATIONS_FILE) if where.has_file(NOTIFICATIONS_FILE) else b""
-    if existing and not existing.endswith(b"\n"):
-        existing += b"\n"
-    line = json.dumps(record.to_dict(), sort_keys=True).encode("utf-8") + b"\n"
-    where.write_bytes(NOTIFICATIONS_FILE, existing + line)
+    # Named by when it was recorded, so that the folder lists records in the order they came.
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    name = f"{stamp}-{record.kind}-{secrets.token_hex(6)}.json"
+    folder(campaign_dir).child(NOTIFICATIONS_DIR).write_bytes(
+        name, json.dumps(record.to_dict(), sort_keys=True).encode("utf-8")
+    )
 
 
 def already_sent(records: Iterable[SentNotification], kind: str, reviewer: str, day: date) -> bool:

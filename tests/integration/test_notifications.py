@@ -23,7 +23,7 @@ from openpyxl import load_workbook
 
 from airflow_provider_boomi.review import build_campaign, write_campaign
 from airflow_provider_boomi.review.decisions import read_decisions, record_decisions
-from airflow_provider_boomi.review.notifications import NOTIFICATIONS_FILE, read_sent
+from airflow_provider_boomi.review.notifications import NOTIFICATIONS_DIR, read_sent
 from airflow_provider_boomi.review.status import campaign_status
 from tests.conftest import load_dag
 from tests.helpers import SMTP_SENDER as SENDER
@@ -196,7 +196,7 @@ def test_a_header_injection_in_a_reviewer_reaches_no_server(
     assert all("evil" not in r for _, rcpt, _ in arrived for r in rcpt)
     assert not any(b"thief" in raw or b"mallory" in raw for raw in inbox.raw)
     assert {r.reviewer.lower() for r in read_sent(campaign_dir)} == {"ann@acme.example", "cy@acme.example"}
-    assert (campaign_dir / NOTIFICATIONS_FILE).is_file()
+    assert len(list((campaign_dir / NOTIFICATIONS_DIR).glob("*.json"))) == 2
 
 
 def test_the_daily_dag_reminds_and_loads_progress(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_boomi.review.notifications import (
+    NOTIFICATIONS_DIR,
     NOTIFICATIONS_FILE,
     XLSX_CONTENT_TYPE,
     MessageDetails,
@@ -236,3 +238,50 @@ def test_a_damaged_sent_log_is_refused_with_its_line(tmp_path: Path) -> None:
 def test_delivery_flags() -> None:
     assert WorkbookDelivery(filename="a.xlsx", content=b"").attached
     assert not WorkbookDelivery(link="https://x").attached
+
+
+def _record_many(campaign_dir: str, sender: int, count: int) -> None:
+    for i in range(count):
+        record_sent(
+            campaign_dir,
+            SentNotification(
+                "reminder",
+                f"r{sender}-{i}@acme.example",
+                date(2026, 3, 24),
+                datetime(2026, 3, 24, 8, 0, i, tzinfo=UTC),
+                f"<{sender}.{i}@x>",
+                (f"r{sender}-{i}@acme.example",),
+            ),
+        )
+
+
+def test_two_senders_at_once_lose_none_of_each_others_records(tmp_path: Path) -> None:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    senders = [context.Process(target=_record_many, args=(str(tmp_path), n, 25)) for n in (1, 2)]
+    for process in senders:
+        process.start()
+    for process in senders:
+        process.join(60)
+        assert process.exitcode == 0
+    # A record of the earlier single-file log is read beside them.
+    old = SentNotification(
+        "ready",
+        "old@acme.example",
+        date(2026, 3, 17),
+        datetime(2026, 3, 17, tzinfo=UTC),
+        "<0@x>",
+        ("old@acme.example",),
+    )
+    (tmp_path / NOTIFICATIONS_FILE).write_text(json.dumps(old.to_dict()) + "\n")
+    records = read_sent(tmp_path)
+    assert len(records) == 51 and records[0].reviewer == "old@acme.example"
+    assert {r.reviewer for r in records} >= {f"r{n}-{i}@acme.example" for n in (1, 2) for i in range(25)}
+
+
+def test_a_damaged_sent_record_is_refused_naming_its_file(tmp_path: Path) -> None:
+    (tmp_path / NOTIFICATIONS_DIR).mkdir()
+    (tmp_path / NOTIFICATIONS_DIR / "x.json").write_text('{"kind": "ready"}')
+    with pytest.raises(ValueError, match=r"x\.json is not a notification record"):
+        read_sent(tmp_path)
