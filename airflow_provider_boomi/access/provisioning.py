@@ -208,6 +208,12 @@ class ProvisioningOptions:
         account (every global role, Standard User included, and every role in the account's
         groups). Refused by default, dry runs included, so that a plan an approver sees is the
         plan that runs.
+    :param offboard_without_groups: offboard even when the account's groups cannot be read
+        (403, 400 or 404 on AccountGroup/query, §g.6: an account without the groups feature, or
+        an API user without Account Group Management). Refused by default, because the user's
+        group roles could then not be found, and the user reported removed while a group role
+        kept them in; set it only where the account has no groups, and the result says that
+        group roles were not checked.
     :param max_workers: users whose changes are applied concurrently. Every request still goes
         through the account's one rate limiter, so this only fills the limit (rate x latency
         requests in flight); changes to one user always run in order, on one thread.
@@ -226,6 +232,7 @@ class ProvisioningOptions:
     allow_own_user: bool = False
     allow_standard_user_revoke: bool = False
     allow_user_removal: bool = False
+    offboard_without_groups: bool = False
 
     def __post_init__(self) -> None:
         if (
@@ -1303,6 +1310,14 @@ class Provisioner:
         except (BoomiPermissionError, BoomiBadRequestError, BoomiNotFoundError):
             return set()
 
+    def _groups_unreadable(self) -> str | None:
+        """Why this account's groups cannot be read (403/400/404, §g.6), or ``None`` if they can."""
+        try:
+            self._account_groups()
+        except (BoomiPermissionError, BoomiBadRequestError, BoomiNotFoundError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
     def _group_directory(self) -> dict[str, set[str]]:
         """Every spelling of every user id in this account's group-role rows (one scan, cached)."""
         groups = sorted(self._group_ids())
@@ -1767,6 +1782,21 @@ class Provisioner:
                     "allow_own_user. Remove the user in Boomi's UI, signed in as another administrator"
                 ),
             )
+        unreadable = self._groups_unreadable()
+        if unreadable is not None:
+            if not self.options.offboard_without_groups:
+                return draft.finish(
+                    REFUSED,
+                    error=(
+                        f"account {account}'s groups cannot be read ({unreadable}; §g.6), so the roles "
+                        f"{change.user_id} holds in them cannot be found and the user could not be shown "
+                        "removed: give the API user Account Group Management, or, if the account has no "
+                        "account groups, set offboard_without_groups=True"
+                    ),
+                )
+            draft.side_effects.append(
+                f"account groups unreadable ({unreadable}): group roles not checked (offboard_without_groups)"
+            )
         exact = self.user_id_matching() == "sensitive"
         try:
             spelling, rows, group_rows = self._offboarding_rows(change.user_id)
@@ -2043,6 +2073,8 @@ class Provisioner:
         return role.name if role is not None else None
 
     def _group_name(self, group_id: str | None) -> str | None:
+        if group_id is None:  # a global role: no group to name (and none to read)
+            return None
         return next((g.name for g in self._account_groups() if _same_id(g.id, group_id)), None)
 
     def _sub_accounts(self, group_ids: Iterable[str | None]) -> tuple[list[str], list[str]]:

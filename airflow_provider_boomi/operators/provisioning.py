@@ -334,6 +334,9 @@ class _BoomiProvisioningOperator(BaseOperator):
     * ``allow_user_removal`` (templated flag, default false): ``offboard_user`` changes, which
       remove a user from the account (Standard User included), are refused without it, dry runs
       included;
+    * ``offboard_without_groups`` (default false): offboard even when the account's groups
+      cannot be read (§g.6); refused otherwise, since the user's group roles could not be found
+      (see ``ProvisioningOptions``);
     * ``approval`` (templated): who approved the changes, and when: the result of an approval
       task (``approve.output`` of an ``ApprovalOperator``) or ``{"approved_by", "approved_at"}``
       (see :func:`parse_approval`). Stamped on every ledger row of the task and returned in its
@@ -374,6 +377,7 @@ class _BoomiProvisioningOperator(BaseOperator):
         allow_own_user: bool = False,
         allow_standard_user_revoke: bool = False,
         allow_user_removal: bool | str = False,
+        offboard_without_groups: bool = False,
         approval: Mapping[str, Any] | str | None = None,
         requested_by: str | None = None,
         require_approval: bool | str = False,
@@ -390,6 +394,7 @@ class _BoomiProvisioningOperator(BaseOperator):
         self.allow_own_user = allow_own_user
         self.allow_standard_user_revoke = allow_standard_user_revoke
         self.allow_user_removal = allow_user_removal
+        self.offboard_without_groups = offboard_without_groups
         # Not ``self.dry_run``: that name is a BaseOperator method.
         self.is_dry_run = dry_run
         self.ledger_path = ledger_path
@@ -428,6 +433,7 @@ class _BoomiProvisioningOperator(BaseOperator):
             allow_own_user=self.allow_own_user,
             allow_standard_user_revoke=self.allow_standard_user_revoke,
             allow_user_removal=allow_user_removal,
+            offboard_without_groups=self.offboard_without_groups,
             read_batch_size=self.read_batch_size,
         )
         ledger_path = self.ledger_path or None

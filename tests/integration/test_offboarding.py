@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,32 @@ def test_refused_without_the_explicit_allowance_in_a_dry_run_too(sim: BoomiSimul
     assert _writes(sim) == []
     assert _global_rows(sim, user) + _group_rows(sim, user) == before
     assert list(read_ledger(str(tmp_path / "ledger"))["outcome"]) == [REFUSED, REFUSED]
+
+
+def test_refused_when_the_accounts_groups_cannot_be_read_unless_told_there_are_none(
+    make_simulator: Callable[..., BoomiSimulator],
+) -> None:
+    # A 403 on AccountGroup/query (§g.6) hides the user's group roles: never "removed" on a guess.
+    sim = make_simulator(profile="non_primary", groups_mode="forbidden")
+    admin = {_role_id(sim, "Administrator"), _role_id(sim, "Account Admin Delegate")}
+    user = next(
+        u["userId"]
+        for u in sim.state.users()
+        if u["userId"].lower() != sim.email.lower()
+        and _global_rows(sim, u["userId"])
+        and not {r["roleId"] for r in _global_rows(sim, u["userId"])} & admin
+    )
+    with make_client(sim) as client:
+        refused = Provisioner(client, REMOVAL).apply(AccessChange(OFFBOARD_USER, user))
+    assert refused.outcome == REFUSED and "offboard_without_groups=True" in (refused.error or "")
+    assert "BoomiPermissionError" in (refused.error or "") and _writes(sim) == []
+    told = ProvisioningOptions(
+        provisioning_enabled=True, allow_user_removal=True, offboard_without_groups=True
+    )
+    with make_client(sim) as client:
+        result = Provisioner(client, told).apply(AccessChange(OFFBOARD_USER, user))
+    assert result.outcome == APPLIED and _global_rows(sim, user) == []
+    assert any("group roles not checked" in effect for effect in result.side_effects)
 
 
 def test_refused_for_the_connections_own_user_even_with_allow_own_user(sim: BoomiSimulator) -> None:
