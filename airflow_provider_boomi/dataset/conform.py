@@ -14,6 +14,7 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .columns import column
 from .errors import SchemaMismatchError
 from .schemas import COMMON_COLUMNS, schema_for
 
@@ -75,7 +76,8 @@ def _check_common(table: str, name: str, array: pa.Array | pa.ChunkedArray, expe
     """A row for another account or snapshot must not land in this snapshot's partition."""
     if len(array) == 0:
         return
-    matches = pc.equal(array, pa.scalar(expected, type=array.type))
+    # A scalar taken from a one-value column: pa.scalar would import pandas (see .columns).
+    matches = pc.equal(array, column([expected], array.type)[0])
     if array.null_count or not pc.all(matches).as_py():
         first = pc.index(pc.fill_null(matches, False), False).as_py()
         raise SchemaMismatchError(
@@ -110,12 +112,12 @@ def _from_rows(table: str, schema: pa.Schema, rows: Sequence[Any], common: Mappi
                         f"row {i} has {_short(v)}, but this snapshot's {field.name} is {_short(expected)}; "
                         "omit the column to have it filled in",
                     )
-            columns.append(pa.array([expected] * n, type=field.type))
+            columns.append(column([expected] * n, field.type))
             continue
         values = [row.get(field.name) for row in rows]
         _precheck_python_values(table, field, values)
         try:
-            array = pa.array(values, type=field.type)
+            array = column(values, field.type)
         except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
             bad = _first_bad_index(values, field.type)
             where = f"row {bad} has {_short(values[bad])}" if bad is not None else "a value"
@@ -138,14 +140,14 @@ def _from_arrow(table: str, schema: pa.Schema, data: pa.Table, common: Mapping[s
     for field in schema:
         if field.name not in data.column_names:
             if field.name in common:
-                columns.append(pa.array([common[field.name]] * data.num_rows, type=field.type))
+                columns.append(column([common[field.name]] * data.num_rows, field.type))
                 continue
             raise SchemaMismatchError(
                 table, field.name, "the column is missing (pass it, with nulls if Boomi had no value)"
             )
-        column = data[field.name]
+        values = data[field.name]
         try:
-            column = column.cast(field.type, safe=True)
+            values = values.cast(field.type, safe=True)
         except (pa.ArrowException, TypeError, ValueError) as exc:
             raise SchemaMismatchError(
                 table,
@@ -153,9 +155,9 @@ def _from_arrow(table: str, schema: pa.Schema, data: pa.Table, common: Mapping[s
                 f"a {data.schema.field(field.name).type} column cannot be stored as {field.type}: {exc}",
             ) from exc
         if field.name in common:
-            _check_common(table, field.name, column, common[field.name])
-        _check_nulls(table, field, column)
-        columns.append(column)
+            _check_common(table, field.name, values, common[field.name])
+        _check_nulls(table, field, values)
+        columns.append(values)
     return pa.Table.from_arrays(columns, schema=schema)
 
 
