@@ -13,8 +13,9 @@ process (so peak memory is the strategy's own):
 
 For each it prints API calls, the minimum calls for this account, the longest chain no split
 can shorten, wall time, the bound max(minimum calls / R, longest chain x L), wall / bound, 503s
-and peak memory. ``--previous`` adds a provider run over its own first snapshot (planned from
-the previous snapshot's row counts, as a daily sync is); ``--repeat N`` repeats provider rows;
+and peak memory. ``--previous`` adds a provider run over a first snapshot written by another
+process (planned from the previous snapshot's row counts and diffed against it, as a daily sync
+is; its peak memory is its own); ``--repeat N`` repeats provider rows;
 ``--half-rate`` also runs the provider against a server limited to R/2 while the client is
 configured for R, and checks the snapshot is complete.
 
@@ -96,15 +97,9 @@ def _client(facts: dict[str, Any], rate: float) -> Any:
     )
 
 
-def run_provider(
-    facts: dict[str, Any], rate: float, out: str, split: str, previous: bool = False
-) -> dict[str, Any]:
+def run_provider(facts: dict[str, Any], rate: float, out: str, split: str) -> dict[str, Any]:
     from airflow_provider_boomi.access.sync import SyncOptions, sync_account
 
-    if previous:  # a first sync, so that the measured one plans from its snapshot
-        with _client(facts, rate) as client:
-            sync_account(client, out, options=SyncOptions(split_user_roles=split))  # type: ignore[arg-type]
-        time.sleep(1.0)  # let the server's window forget the first sync
     started = time.monotonic()
     with _client(facts, rate) as client:
         result = sync_account(client, out, options=SyncOptions(split_user_roles=split))  # type: ignore[arg-type]
@@ -161,8 +156,15 @@ def child_main(args: argparse.Namespace) -> None:
     facts = json.loads(Path(args.facts).read_text())
     started = time.monotonic()
     if args.child == "provider":
-        with tempfile.TemporaryDirectory() as out:
-            outcome = run_provider(facts, args.rate, out, args.split, previous=args.previous)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = args.out or tmp
+            if args.previous:
+                # The first sync in a process of its own, as yesterday's task was: the measured
+                # sync plans from its snapshot, and its peak memory is its own.
+                run_child(__file__, "provider", "--facts", args.facts, "--rate", str(args.rate),
+                          "--split", args.split, "--out", out)  # fmt: skip
+                time.sleep(1.0)  # let the server's window forget the first sync
+            outcome = run_provider(facts, args.rate, out, args.split)
     else:
         outcome = run_sequential(facts, args.rate, per_resource=args.child == "per-resource")
     outcome.setdefault("wall", time.monotonic() - started)
@@ -324,6 +326,7 @@ def main() -> None:
     parser.add_argument("--child", choices=STRATEGIES, help=argparse.SUPPRESS)
     parser.add_argument("--facts", help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child_main(args)

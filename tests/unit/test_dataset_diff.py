@@ -225,3 +225,41 @@ def test_diff_scales_without_python_loops_over_rows() -> None:
     result = grant_changes(prev, group, cur, group, "p", account_id=ACCOUNT, sync_id="c", synced_at=T0)
     assert result.num_rows == 1
     assert result.column("user_id").to_pylist() == ["u0@x"]
+
+
+def test_a_removed_grant_is_described_from_its_id_and_must_be_of_its_tables_kind() -> None:
+    group_id = "account_group:g1:r1:user:dana@x"
+    ids = pa.schema([("grant_id", pa.string())])
+    empty = pa.table({"grant_id": []}, schema=ids)
+    current_group = TABLES["group_role_grants"].empty_table()
+    removed = grant_changes(
+        empty,
+        pa.table({"grant_id": [group_id]}, schema=ids),
+        TABLES["user_role_grants"].empty_table(),
+        current_group,
+        "p",
+        account_id=ACCOUNT,
+        sync_id="c",
+        synced_at=T0,
+    )
+    described = removed.select(["change_type", "grant_kind", "user_id", "role_id", "account_group_id"])
+    assert described.to_pylist() == [
+        {
+            "change_type": "removed",
+            "grant_kind": "group_role",
+            "user_id": "dana@x",
+            "role_id": "r1",
+            "account_group_id": "g1",
+        }
+    ]
+    with pytest.raises(ValueError, match="is a group_role grant in the global_role table"):
+        grant_changes(
+            pa.table({"grant_id": [group_id]}, schema=ids),
+            empty,
+            TABLES["user_role_grants"].empty_table(),
+            current_group,
+            "p",
+            account_id=ACCOUNT,
+            sync_id="c",
+            synced_at=T0,
+        )
