@@ -10,7 +10,13 @@ import time
 import pytest
 
 from airflow_provider_boomi.client import RateLimiter, limiter_for
-from airflow_provider_boomi.client.ratelimit import FORGIVE_AFTER, MIN_RATE, REPEAT_WINDOW
+from airflow_provider_boomi.client.ratelimit import (
+    FORGIVE_AFTER,
+    MIN_RATE,
+    OVERSLEEP_CREDIT,
+    REPEAT_WINDOW,
+    WINDOW_MARGIN,
+)
 
 
 class FakeClock:
@@ -278,3 +284,33 @@ def test_registry_shares_one_limiter_per_account() -> None:
     assert a.rate == 4  # the lowest requested rate wins
     limiter_for("https://unit.example/api/rest/v1", "acct-one", 20)
     assert a.rate == 4
+
+
+class LateClock(FakeClock):
+    """Every sleep overruns by ``late`` seconds, as a thread waiting for the GIL does."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds + self.late
+
+
+@pytest.mark.parametrize("late", [0.0005, 0.002, 0.003])
+def test_late_wakeups_do_not_slow_the_pace_and_actual_windows_keep_the_margin(late: float) -> None:
+    clock = LateClock(late)
+    lim = limiter(100, clock)  # the defaults: 2% spacing margin, 33 ms window with 3 ms credit
+    times = grant_times(lim, clock, 1000)
+    rate = (len(times) - 1) / (times[-1] - times[0])
+    assert rate >= 100 / (1 + WINDOW_MARGIN) - 0.05  # not 100 / (1.033 + 100 * late)
+    for i in range(len(times) - 100):
+        assert times[i + 100] - times[i] >= 1 + WINDOW_MARGIN - OVERSLEEP_CREDIT - 1e-9
+
+
+def test_lateness_beyond_the_credit_counts_from_the_actual_send_time() -> None:
+    clock = LateClock(0.010)
+    lim = limiter(100, clock)
+    times = grant_times(lim, clock, 400)
+    for i in range(len(times) - 100):
+        assert times[i + 100] - times[i] >= 1 + WINDOW_MARGIN - OVERSLEEP_CREDIT - 1e-9
