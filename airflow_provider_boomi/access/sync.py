@@ -144,6 +144,7 @@ _SPLIT_CHAINS = 8  # at most this many chains over shares of the roles (see spli
 _SPLIT_HEADROOM = 1.5  # planned from row counts: chains enough for 1.5x (total / largest role)
 _TELLING_FRACTION = 0.05  # shares smaller in the probe's sample do not estimate the total
 _FIRST = math.inf  # priority of the role reads: every grant row waits for the catalog
+_EARLY = 1e9  # priority of an early chain's first page (see _Chain.early): after the role reads
 
 # Errors that say "this account has no account groups" on a non-primary account (§g.6): 403,
 # or 400/404 "unknown object type", depending on how Boomi answers.
@@ -310,6 +311,10 @@ class _Chain:
     split: bool = False  # one of the role shares of the global-role rows
     probe: bool = False  # the single global-role chain that may ask to be split
     expected_pages: float | None = None
+    # A chain of about one page whose answer costs the server an unknown effort (a filter no
+    # index serves, as the "none of the known roles" chain's): it goes before the others rather
+    # than last, so its answer time can never be the run's tail.
+    early: bool = False
     pages_read: int = 0  # written by the one thread reading the chain
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -319,6 +324,13 @@ class _Chain:
 
     sampled: _SampledTotal | None = None  # a share planned from the probe's sample
     fraction: float = 0.0  # of the sampled rows, for a share planned from the sample
+
+    def priority(self) -> float:
+        """Its rank for a worker thread and a rate-limiter slot: the pages it has left, or, for
+        an ``early`` chain that has read nothing yet, ahead of every chain but the role reads."""
+        if self.early and self.pages_read == 0:
+            return _EARLY
+        return self.pages_left()
 
     def pages_left(self) -> float:
         """Estimated pages left, at least one: the plan's estimate (from a previous snapshot's
@@ -582,7 +594,7 @@ class _SyncRun:
         job()
 
     def _start(self, chain: _Chain) -> None:
-        self._schedule(chain.pages_left(), lambda: self._fetch(chain))
+        self._schedule(chain.priority(), lambda: self._fetch(chain))
 
     def _submit_roles(self, work: Callable[[], _Message]) -> None:
         """Read roles on the pool, first of all: every grant row waits for the catalog."""
@@ -609,7 +621,7 @@ class _SyncRun:
 
     def _fetch(self, chain: _Chain) -> None:
         try:
-            with self.client.limiter.priority(chain.pages_left):
+            with self.client.limiter.priority(chain.priority):
                 message = self._read_chain(chain)
         except BaseException as exc:  # handed to the writer thread, which decides
             message = _Failed(chain, exc)
@@ -925,10 +937,11 @@ class _SyncRun:
                 QueryFilter.all_of(account, *others),
                 split=True,
                 expected_pages=1.0,
+                early=True,
             )
         )
         # The longest first: a free worker takes the chain with the most pages left anyway.
-        for chain in sorted(self.split_chains, key=lambda c: -c.pages_left()):
+        for chain in sorted(self.split_chains, key=lambda c: -c.priority()):
             self._start(chain)
 
     def _fall_back(self, reason: str) -> None:

@@ -219,6 +219,23 @@ def test_indexed_and_scanned_queries_agree(state: SimulatorState) -> None:
     assert indexed == scanned and len(indexed) == 100
 
 
+def test_a_none_of_these_roles_query_served_by_the_index_selects_what_a_scan_selects(
+    state: SimulatorState,
+) -> None:
+    # The client's "none of the known roles" chain: accountId EQUALS and one NOT_EQUALS per role.
+    rows = state.user_roles()
+    role_ids = sorted({row["roleId"] for row in rows})
+    terms = [{"operator": "EQUALS", "property": "accountId", "argument": [state.account_id]}]
+    terms += [{"operator": "NOT_EQUALS", "property": "roleId", "argument": [r]} for r in role_ids[:-1]]
+    compiled = compile_query(
+        {"QueryFilter": {"expression": {"operator": "and", "nestedExpression": terms}}}, "AccountUserRole"
+    )
+    assert compiled.index_none == (("roleId", frozenset(role_ids[:-1])),)
+    served = state.query("AccountUserRole", compiled)
+    assert served == [row for row in rows if compiled.predicate(row)]
+    assert served and {row["roleId"] for row in served} == {role_ids[-1]}
+
+
 def test_accessors_return_copies(state: SimulatorState) -> None:
     state.roles()[0]["name"] = "changed"
     state.user_roles()[0]["userId"] = "changed"

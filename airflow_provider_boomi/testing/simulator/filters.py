@@ -203,6 +203,9 @@ class CompiledQuery:
     index_any: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """``or`` groupings of EQUALS on one property (a client's role shares): every selected row
     has one of the values, so an index can serve their union."""
+    index_none: tuple[tuple[str, frozenset[str]], ...] = ()
+    """Top-level NOT_EQUALS terms, per property (a client's "none of the known roles" chain):
+    no selected row has any of the values, so an index can serve the other values' rows."""
 
     @property
     def index_hint(self) -> tuple[str, str] | None:
@@ -264,7 +267,12 @@ def compile_query(body: Any, object_type: str, dialect: FilterDialect = DEFAULT_
     def usable_any(prop: str) -> bool:  # nor does an ``or`` grouping it drops
         return usable(prop) and not dialect.ignores_any(object_type, {prop})
 
-    return CompiledQuery(predicate, _index_hints(expression, usable), _index_any(expression, usable_any))
+    return CompiledQuery(
+        predicate,
+        _index_hints(expression, usable),
+        _index_any(expression, usable_any),
+        _index_none(expression, lambda prop: usable(prop) and not dialect.folds(prop)),
+    )
 
 
 def _index_hints(
@@ -320,6 +328,23 @@ def _index_any(expression: Any, usable: Callable[[str], bool]) -> tuple[tuple[st
         ):
             found.append((prop, tuple(_as_text(n["argument"][0]) for n in nested)))
     return tuple(found)
+
+
+def _index_none(expression: Any, usable: Callable[[str], bool]) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Single-argument NOT_EQUALS terms every selected row must satisfy, grouped by usable
+    property (one compared without case folding), as (property, values)."""
+    found: dict[str, set[str]] = {}
+    for term in _top_level_terms(expression):
+        if (
+            isinstance(term, Mapping)
+            and term.get("operator") == "NOT_EQUALS"
+            and isinstance(term.get("argument"), list)
+            and len(term["argument"]) == 1
+            and isinstance(prop := term.get("property"), str)
+            and usable(prop)
+        ):
+            found.setdefault(prop, set()).add(_as_text(term["argument"][0]))
+    return tuple((prop, frozenset(values)) for prop, values in found.items())
 
 
 def _as_text(value: Any) -> str:

@@ -272,7 +272,9 @@ class SimulatorState:
         compiled: CompiledQuery,
     ) -> list[dict[str, Any]]:
         """The rows an index narrows ``table`` to (all rows without a usable hint): the first
-        indexed equality, else the union of an indexed ``or`` of equalities."""
+        indexed equality, else the union of an indexed ``or`` of equalities, else the rows of
+        every value but those a set of NOT_EQUALS terms excludes. The caller's predicate still
+        decides; an index only spares it rows that cannot match."""
         for prop, value in compiled.index_hints:
             if prop in index:
                 return [table[i] for i in index[prop].get(self._key(prop, value), {})]
@@ -280,6 +282,10 @@ class SimulatorState:
             if prop in index:
                 ids = {i for v in values for i in index[prop].get(self._key(prop, v), {})}
                 # A set test per row keeps insertion order at a fraction of the filter's cost.
+                return [row for row_id, row in table.items() if row_id in ids]
+        for prop, excluded in compiled.index_none:
+            if prop in index and prop != "userId":  # user ids may be compared without case
+                ids = {i for key, bucket in index[prop].items() if key not in excluded for i in bucket}
                 return [row for row_id, row in table.items() if row_id in ids]
         return list(table.values())
 
