@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import array
 import itertools
+import operator
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["column", "plain_column"]
+__all__ = ["column", "plain_column", "repeated"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
@@ -38,15 +39,22 @@ def _bitmap(flags: Sequence[bool]) -> pa.Buffer:
     return pa.py_buffer(np.packbits(bits, bitorder="little"))
 
 
+def _has_nulls(values: Sequence[Any]) -> bool:
+    return any(map(operator.is_, values, itertools.repeat(None)))
+
+
 def _validity(values: Sequence[Any]) -> pa.Buffer | None:
     """The validity bitmap, or ``None`` when no value is null (Arrow's cheaper form)."""
-    if not any(v is None for v in values):
+    if not _has_nulls(values):
         return None
-    return _bitmap([v is not None for v in values])
+    return _bitmap(list(map(operator.is_not, values, itertools.repeat(None))))
 
 
 def _strings(values: Sequence[str | None]) -> pa.Array:
-    encoded = [b"" if v is None else v.encode("utf-8") for v in values]
+    if _has_nulls(values):
+        encoded = [b"" if v is None else v.encode("utf-8") for v in values]
+    else:
+        encoded = list(map(str.encode, values))  # type: ignore[arg-type]
     offsets = array.array("i", [0])
     offsets.extend(itertools.accumulate(map(len, encoded)))
     if offsets[-1] > _INT32[1]:  # pragma: no cover - 2 GB of text in one batch
@@ -58,20 +66,32 @@ def _strings(values: Sequence[str | None]) -> pa.Array:
     )
 
 
-def _is_plain(value: Any, type_: pa.DataType) -> bool:
-    # ``type(...) is`` on purpose: subclasses (numpy scalars, pandas timestamps, bool for int)
-    # keep Arrow's own conversion rules by falling back.
-    kind = type(value)
+_NONE = type(None)
+
+
+def _all_plain(values: Sequence[Any], type_: pa.DataType) -> bool:
+    """Whether every value is ``None`` or of exactly the plain Python type of ``type_``.
+
+    ``type(...) is`` on purpose: subclasses (numpy scalars, pandas timestamps, ``bool`` for an
+    int) keep Arrow's own conversion rules by falling back. The types are collected with
+    ``map`` and ``set`` (no Python loop per value): this runs on every batch a sync writes.
+    """
+    kinds = set(map(type, values))
     if pa.types.is_string(type_):
-        return kind is str
+        return kinds <= {str, _NONE}
     if pa.types.is_boolean(type_):
-        return kind is bool
+        return kinds <= {bool, _NONE}
     if pa.types.is_int32(type_):
-        return kind is int and _INT32[0] <= value <= _INT32[1]
+        if not kinds <= {int, _NONE}:
+            return False
+        numbers = [v for v in values if v is not None]
+        return not numbers or (_INT32[0] <= min(numbers) and max(numbers) <= _INT32[1])
     if pa.types.is_timestamp(type_):
-        return kind is datetime
+        return type_.unit == "us" and kinds <= {datetime, _NONE}
     if pa.types.is_list(type_) and pa.types.is_string(type_.value_type):
-        return (kind is list or kind is tuple) and all(type(item) is str for item in value)
+        return kinds <= {list, tuple, _NONE} and {
+            type(item) for v in values if v is not None for item in v
+        } <= {str}
     return False
 
 
@@ -88,7 +108,7 @@ def plain_column(values: Sequence[Any], type_: pa.DataType) -> pa.Array | None:
     docstring, without importing pandas. ``None`` means "use ``pa.array``": a value of another
     Python type, an int out of range, or a column type this module does not build.
     """
-    if not all(v is None or _is_plain(v, type_) for v in values):
+    if not _all_plain(values, type_):
         return None
     n = len(values)
     if pa.types.is_string(type_):
@@ -99,8 +119,6 @@ def plain_column(values: Sequence[Any], type_: pa.DataType) -> pa.Array | None:
         data = array.array("i", (0 if v is None else v for v in values))
         return pa.Array.from_buffers(type_, n, [_validity(values), pa.py_buffer(data)])
     if pa.types.is_timestamp(type_):
-        if type_.unit != "us":
-            return None
         data = array.array("q", (0 if v is None else _microseconds(v) for v in values))
         return pa.Array.from_buffers(type_, n, [_validity(values), pa.py_buffer(data)])
     # A list of strings: offsets into one flat string column.
@@ -119,3 +137,10 @@ def column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
     """
     built = plain_column(values, type_)
     return built if built is not None else pa.array(values, type=type_)
+
+
+def repeated(value: Any, type_: pa.DataType, n: int) -> pa.Array:
+    """``n`` times ``value`` as an array of ``type_`` (a column every row of which is the same)."""
+    if n == 0:  # Arrow cannot repeat an empty list value zero times
+        return column([], type_)
+    return pa.repeat(column([value], type_)[0], n)

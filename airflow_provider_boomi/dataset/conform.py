@@ -7,6 +7,7 @@ Kept apart from the writer because it is pure (no I/O) and is the one place wher
 from __future__ import annotations
 
 import numbers
+import operator
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias
@@ -14,7 +15,7 @@ from typing import Any, TypeAlias
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import column
+from .columns import column, repeated
 from .errors import SchemaMismatchError
 from .schemas import COMMON_COLUMNS, schema_for
 
@@ -37,13 +38,18 @@ def _precheck_python_values(table: str, field: pa.Field, values: list[Any]) -> N
     Arrow truncates 1.5 to 1 for an int column and turns "abc" into ["a", "b", "c"] for a list
     column; both would be data corruption rather than an error, so they are refused here.
     """
+    kinds = set(map(type, values))  # the common case, plain values, without a loop per value
     if pa.types.is_integer(field.type):
+        if kinds <= {int, type(None)}:
+            return
         for i, v in enumerate(values):
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
                 raise SchemaMismatchError(
                     table, field.name, f"row {i} has {_short(v)}; expected an integer ({field.type})"
                 )
     elif pa.types.is_list(field.type):
+        if kinds <= {list, tuple, type(None)}:
+            return
         for i, v in enumerate(values):
             if v is not None and (isinstance(v, str | bytes) or not isinstance(v, Sequence)):
                 raise SchemaMismatchError(
@@ -88,23 +94,34 @@ def _check_common(table: str, name: str, array: pa.Array | pa.ChunkedArray, expe
         )
 
 
+def _values(rows: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
+    """The column ``name`` of ``rows`` (``None`` where a row lacks it)."""
+    try:
+        return list(map(operator.itemgetter(name), rows))  # every row has it: no loop in Python
+    except KeyError:
+        return [row.get(name) for row in rows]
+
+
 def _from_rows(table: str, schema: pa.Schema, rows: Sequence[Any], common: Mapping[str, Any]) -> pa.Table:
     known = set(schema.names)
+    common_given = False
     for i, row in enumerate(rows):
-        if not isinstance(row, Mapping):
+        if type(row) is not dict and not isinstance(row, Mapping):
             raise SchemaMismatchError(table, None, f"row {i} is a {type(row).__name__}, expected a dict")
-        unknown = [k for k in row if k not in known]
-        if unknown:
+        keys = row.keys()
+        if not keys <= known:
+            unknown = next(k for k in row if k not in known)
             raise SchemaMismatchError(
-                table, str(unknown[0]), f"row {i} has a column the table does not have: {unknown[0]!r}"
+                table, str(unknown), f"row {i} has a column the table does not have: {unknown!r}"
             )
+        common_given = common_given or not keys.isdisjoint(common)
     columns: list[pa.Array] = []
     n = len(rows)
     for field in schema:
         if field.name in common:
             expected = common[field.name]
-            given = [row.get(field.name) for row in rows]
-            for i, v in enumerate(given):
+            for i, row in enumerate(rows) if common_given else ():
+                v = row.get(field.name)
                 if v is not None and v != expected:
                     raise SchemaMismatchError(
                         table,
@@ -112,9 +129,9 @@ def _from_rows(table: str, schema: pa.Schema, rows: Sequence[Any], common: Mappi
                         f"row {i} has {_short(v)}, but this snapshot's {field.name} is {_short(expected)}; "
                         "omit the column to have it filled in",
                     )
-            columns.append(column([expected] * n, field.type))
+            columns.append(repeated(expected, field.type, n))
             continue
-        values = [row.get(field.name) for row in rows]
+        values = _values(rows, field.name)
         _precheck_python_values(table, field, values)
         try:
             array = column(values, field.type)
@@ -140,7 +157,7 @@ def _from_arrow(table: str, schema: pa.Schema, data: pa.Table, common: Mapping[s
     for field in schema:
         if field.name not in data.column_names:
             if field.name in common:
-                columns.append(column([common[field.name]] * data.num_rows, field.type))
+                columns.append(repeated(common[field.name], field.type, data.num_rows))
                 continue
             raise SchemaMismatchError(
                 table, field.name, "the column is missing (pass it, with nulls if Boomi had no value)"

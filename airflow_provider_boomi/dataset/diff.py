@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import column
+from .columns import column, repeated
 from .errors import SnapshotError, TableNotInSnapshotError
 from .grant_ids import parse_grant_id
 from .schemas import GRANT_CHANGES, GRANT_TABLES
@@ -64,10 +64,10 @@ def _one_side(
     if "account_group_id" not in source.column_names:
         source = source.append_column("account_group_id", pa.nulls(n, pa.string()))
     columns = {
-        **{name: column([value] * n, GRANT_CHANGES.field(name).type) for name, value in leading.items()},
+        **{name: repeated(value, GRANT_CHANGES.field(name).type, n) for name, value in leading.items()},
         "grant_id": source["grant_id"],
-        "grant_kind": column([grant_kind] * n, pa.string()),
-        "change_type": column([change_type] * n, pa.string()),
+        "grant_kind": repeated(grant_kind, pa.string(), n),
+        "change_type": repeated(change_type, pa.string(), n),
         "user_id": source["user_id"],
         "role_id": source["role_id"],
         "account_group_id": source["account_group_id"],

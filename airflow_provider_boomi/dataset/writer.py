@@ -47,7 +47,10 @@ log = logging.getLogger(__name__)
 
 #: Rows per Parquet row group. Small pages from Boomi (100 rows) are buffered up to this so
 #: files do not end up with thousands of tiny row groups; it also bounds the writer's memory.
-ROW_GROUP_ROWS = 65_536
+#: Not larger: a row group is encoded when it fills, and what has not filled by the last page
+#: is encoded after it, on the sync's critical path (measured on `large`, whose grant tables fit
+#: in one group of 65,536: 0.07 s more at the end, and 5 MB more peak memory).
+ROW_GROUP_ROWS = 16_384
 
 _PRODUCER_PACKAGE = "airflow-provider-boomi"
 

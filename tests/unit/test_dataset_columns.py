@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_boomi.dataset.columns import column, plain_column
+from airflow_provider_boomi.dataset.columns import column, plain_column, repeated
 from airflow_provider_boomi.dataset.schemas import TABLES, TIMESTAMP_UTC, schema_for
 
 STRING_LIST = pa.list_(pa.field("element", pa.string(), nullable=False))
@@ -70,3 +70,13 @@ def test_anything_else_is_left_to_pa_array(values: list[Any], type_: pa.DataType
             column(values, type_)
     else:
         assert column(values, type_).equals(expected)
+
+
+@pytest.mark.parametrize("kind", sorted(PLAIN))
+@settings(deadline=None)
+@given(data=st.data())
+def test_a_repeated_value_is_the_column_of_that_value(kind: str, data: st.DataObject) -> None:
+    type_, values = PLAIN[kind]
+    value = data.draw(st.none() | values)
+    n = data.draw(st.integers(min_value=0, max_value=20))
+    assert repeated(value, type_, n).equals(pa.array([value] * n, type=type_))
