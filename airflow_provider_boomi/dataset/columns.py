@@ -114,7 +114,8 @@ def plain_column(values: Sequence[Any], type_: pa.DataType) -> pa.Array | None:
     if pa.types.is_string(type_):
         return _strings(values)
     if pa.types.is_boolean(type_):
-        return pa.Array.from_buffers(type_, n, [_validity(values), _bitmap([v is True for v in values])])
+        truths = list(map(operator.is_, values, itertools.repeat(True)))
+        return pa.Array.from_buffers(type_, n, [_validity(values), _bitmap(truths)])
     if pa.types.is_int32(type_):
         data = array.array("i", (0 if v is None else v for v in values))
         return pa.Array.from_buffers(type_, n, [_validity(values), pa.py_buffer(data)])
