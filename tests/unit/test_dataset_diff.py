@@ -228,21 +228,24 @@ def test_diff_scales_without_python_loops_over_rows() -> None:
 
 
 def test_a_removed_grant_is_described_from_its_id_and_must_be_of_its_tables_kind() -> None:
-    group_id = "account_group:g1:r1:user:dana@x"
+    group_grant = "account_group:g1:r1:user:dana@x"
     ids = pa.schema([("grant_id", pa.string())])
-    empty = pa.table({"grant_id": []}, schema=ids)
-    current_group = TABLES["group_role_grants"].empty_table()
-    removed = grant_changes(
-        empty,
-        pa.table({"grant_id": [group_id]}, schema=ids),
-        TABLES["user_role_grants"].empty_table(),
-        current_group,
-        "p",
-        account_id=ACCOUNT,
-        sync_id="c",
-        synced_at=T0,
+
+    def removed(prev_user: list[str], prev_group: list[str]) -> pa.Table:
+        return grant_changes(
+            pa.table({"grant_id": prev_user}, schema=ids),
+            pa.table({"grant_id": prev_group}, schema=ids),
+            TABLES["user_role_grants"].empty_table(),
+            TABLES["group_role_grants"].empty_table(),
+            "p",
+            account_id=ACCOUNT,
+            sync_id="c",
+            synced_at=T0,
+        )
+
+    described = removed([], [group_grant]).select(
+        ["change_type", "grant_kind", "user_id", "role_id", "account_group_id"]
     )
-    described = removed.select(["change_type", "grant_kind", "user_id", "role_id", "account_group_id"])
     assert described.to_pylist() == [
         {
             "change_type": "removed",
@@ -253,13 +256,4 @@ def test_a_removed_grant_is_described_from_its_id_and_must_be_of_its_tables_kind
         }
     ]
     with pytest.raises(ValueError, match="is a group_role grant in the global_role table"):
-        grant_changes(
-            pa.table({"grant_id": [group_id]}, schema=ids),
-            empty,
-            TABLES["user_role_grants"].empty_table(),
-            current_group,
-            "p",
-            account_id=ACCOUNT,
-            sync_id="c",
-            synced_at=T0,
-        )
+        removed([group_grant], [])
