@@ -332,6 +332,9 @@ class _GroupKnown:
     error: AmbiguousUserError | None = None
 
 
+_K = TypeVar("_K", _Known, _GroupKnown)  # what one read showed of a user: global or group rows
+
+
 @dataclass
 class _Pending:
     """A write Boomi accepted, waiting for its read-back (batched with other users' read-backs).
@@ -1112,49 +1115,48 @@ class Provisioner:
         it is missing (the read failed, was discarded, or the user is ambiguous now), the user is
         read alone before the change is reported.
         """
-        draft = pending.draft
-        if fresh is not None and fresh.error is None:
-            holds, boomi_id = pending.holds(fresh.rows)
-            if holds:
-                draft.boomi_id = draft.boomi_id or boomi_id
-                return draft.finish(APPLIED, verification=pending.note), fresh
-        seen: list[AccountUserRole] | None = None
 
-        def check() -> tuple[bool, str | None]:
-            nonlocal seen
-            seen = self._user_rows(pending.spelling, exact=pending.exact, kind="safety_reads")
-            return pending.holds(seen)
+        def read_alone() -> _Known:
+            rows = self._user_rows(pending.spelling, exact=pending.exact, kind="safety_reads")
+            return _Known(tuple(rows), batched=False, spelling=pending.spelling)
 
-        result = self._verify(draft, check, pending.note)
-        after = None if seen is None else _Known(tuple(seen), batched=False, spelling=pending.spelling)
-        return result, after
+        return self._settle_from(pending, fresh, read_alone)
 
     def _settle_in_group(
         self, pending: _Pending, fresh: _GroupKnown | None
     ) -> tuple[ChangeResult, _GroupKnown | None]:
         """:meth:`_settle` for a write to an account group: decided by the batched read of the
         group when it shows the change, else by a read of this user's rows in the group alone."""
-        draft, group_id = pending.draft, pending.group_id
+        group_id = pending.group_id
         assert group_id is not None
-        if fresh is not None and fresh.error is None and _same_id(fresh.group_id, group_id):
+        if fresh is not None and not _same_id(fresh.group_id, group_id):
+            fresh = None
+
+        def read_alone() -> _GroupKnown:
+            rows = self._group_rows(group_id, pending.spelling, exact=pending.exact, kind="safety_reads")
+            return _GroupKnown(group_id, tuple(rows), batched=False, spelling=pending.spelling)
+
+        return self._settle_from(pending, fresh, read_alone)
+
+    def _settle_from(
+        self, pending: _Pending, fresh: _K | None, read_alone: Callable[[], _K]
+    ) -> tuple[ChangeResult, _K | None]:
+        """The rule of :meth:`_settle` for either kind of rows: ``fresh`` decides if it shows the
+        change in place, else ``read_alone`` (called by the verification, and again if it retries)."""
+        draft = pending.draft
+        if fresh is not None and fresh.error is None:
             holds, boomi_id = pending.holds(fresh.rows)
             if holds:
                 draft.boomi_id = draft.boomi_id or boomi_id
                 return draft.finish(APPLIED, verification=pending.note), fresh
-        seen: list[AccountGroupUserRole] | None = None
+        after: _K | None = None
 
         def check() -> tuple[bool, str | None]:
-            nonlocal seen
-            seen = self._group_rows(group_id, pending.spelling, exact=pending.exact, kind="safety_reads")
-            return pending.holds(seen)
+            nonlocal after
+            after = read_alone()
+            return pending.holds(after.rows)
 
-        result = self._verify(draft, check, pending.note)
-        after = (
-            None
-            if seen is None
-            else _GroupKnown(group_id, tuple(seen), batched=False, spelling=pending.spelling)
-        )
-        return result, after
+        return self._verify(draft, check, pending.note), after
 
     def _read_group_known(self, group_id: str, typed_by_user: dict[str, str]) -> dict[str, _GroupKnown]:
         """Several users' rows in one account group, ``read_batch_size`` users a query:
