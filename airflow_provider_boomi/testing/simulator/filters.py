@@ -85,40 +85,27 @@ _SCHEMA_SIMPLE_OPERATORS = (
     "EQUALS", "LIKE", "NOT_EQUALS", "IS_NULL", "IS_NOT_NULL", "BETWEEN", "GREATER_THAN",
     "GREATER_THAN_OR_EQUAL", "LESS_THAN", "LESS_THAN_OR_EQUAL", "CONTAINS", "NOT_CONTAINS",
 )  # fmt: skip
-SCHEMA_OPERATORS: dict[str, tuple[str, ...]] = {
-    "Role": _SCHEMA_SIMPLE_OPERATORS,
-    "AccountUserRole": _SCHEMA_SIMPLE_OPERATORS,
-    "AccountGroup": _SCHEMA_SIMPLE_OPERATORS,
-    "AccountGroupUserRole": _SCHEMA_SIMPLE_OPERATORS,
-    **dict.fromkeys(
-        (
-            "AccountUserFederation",
-            "AccountGroupAccount",
-            "AuditLog",
-            "Environment",
-            "EnvironmentRole",
-            "Account",
-        ),
-        _SCHEMA_SIMPLE_OPERATORS,
-    ),
-}
+# The governance objects queried (their filter properties are QUERY_PROPERTIES'; the schema subset
+# gives them the same simple operators).
+_GOVERNANCE_QUERIES = (
+    "AccountUserFederation",
+    "AccountGroupAccount",
+    "AuditLog",
+    "Environment",
+    "EnvironmentRole",
+    "Account",
+)
+SCHEMA_OPERATORS: dict[str, tuple[str, ...]] = dict.fromkeys(
+    ("Role", "AccountUserRole", "AccountGroup", "AccountGroupUserRole", *_GOVERNANCE_QUERIES),
+    _SCHEMA_SIMPLE_OPERATORS,
+)
 """Simple operators per object, exactly as the schema's enums list them (§g.9 ``"schema"``)."""
 SCHEMA_PROPERTIES: dict[str, tuple[str, ...]] = {
     "Role": ("name", "parentId"),
     "AccountUserRole": ("accountId", "userId", "roleId"),
     "AccountGroup": ("id", "accountId", "name", "defaultGroup", "autoSubscribeAlertLevel"),
     "AccountGroupUserRole": ("accountGroupId", "userId", "roleId"),
-    **{
-        name: QUERY_PROPERTIES[name]
-        for name in (
-            "AccountUserFederation",
-            "AccountGroupAccount",
-            "AuditLog",
-            "Environment",
-            "EnvironmentRole",
-            "Account",
-        )
-    },
+    **{name: QUERY_PROPERTIES[name] for name in _GOVERNANCE_QUERIES},
 }
 """Filter properties per object, exactly as the schema's enums list them (§g.9 ``"schema"``)."""
 ROLE_EQUALS_ONLY_OPERATORS: dict[str, tuple[str, ...]] = {**SCHEMA_OPERATORS, "Role": ("EQUALS",)}
