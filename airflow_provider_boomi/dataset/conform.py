@@ -38,9 +38,9 @@ def _precheck_python_values(table: str, field: pa.Field, values: list[Any]) -> N
     Arrow truncates 1.5 to 1 for an int column and turns "abc" into ["a", "b", "c"] for a list
     column; both would be data corruption rather than an error, so they are refused here.
     """
-    kinds = set(map(type, values))  # the common case, plain values, without a loop per value
+    # The common case, plain values, is recognised without a Python loop per value.
     if pa.types.is_integer(field.type):
-        if kinds <= {int, type(None)}:
+        if set(map(type, values)) <= {int, type(None)}:
             return
         for i, v in enumerate(values):
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
@@ -48,7 +48,7 @@ def _precheck_python_values(table: str, field: pa.Field, values: list[Any]) -> N
                     table, field.name, f"row {i} has {_short(v)}; expected an integer ({field.type})"
                 )
     elif pa.types.is_list(field.type):
-        if kinds <= {list, tuple, type(None)}:
+        if set(map(type, values)) <= {list, tuple, type(None)}:
             return
         for i, v in enumerate(values):
             if v is not None and (isinstance(v, str | bytes) or not isinstance(v, Sequence)):
