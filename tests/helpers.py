@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import multiprocessing
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,37 @@ def make_client(sim: BoomiSimulator, *, limiter: RateLimiter | None = None, **ov
     of its account, as in production.
     """
     return BoomiClient(client_config(sim, **overrides), limiter=limiter)
+
+
+def race_in_processes(
+    sim: BoomiSimulator, target: Callable[..., None], payloads: Sequence[Any], *, timeout: float = 60.0
+) -> list[Any]:
+    """Run ``target(connection, payload, start_at, out)`` in one spawned process per payload.
+
+    ``connection`` holds ``sim``'s base URL, account id, email and token (for a
+    ``ClientConfig``); every child waits until ``start_at``, 3 seconds from now (imports and the
+    role catalog are done by then), so their work starts at the same moment. Returns what each
+    child put on ``out``, in arrival order; every child must exit 0.
+    """
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    connection = {
+        "base_url": sim.base_url,
+        "account_id": sim.account_id,
+        "email": sim.email,
+        "api_token": sim.token,
+    }
+    start_at = time.time() + 3.0
+    children = [
+        context.Process(target=target, args=(connection, payload, start_at, out)) for payload in payloads
+    ]
+    for child in children:
+        child.start()
+    results = [out.get(timeout=timeout) for _ in children]
+    for child in children:
+        child.join(timeout=30)
+        assert child.exitcode == 0
+    return results
 
 
 ANSWER_TIMEOUT = 120.0

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import multiprocessing
 import time
 import uuid
 from collections.abc import Callable
@@ -56,7 +55,7 @@ from airflow_provider_boomi.review import (
     write_campaign,
 )
 from airflow_provider_boomi.testing.simulator import BoomiSimulator, FaultRule
-from tests.helpers import make_client
+from tests.helpers import make_client, race_in_processes
 
 REMOVAL = ProvisioningOptions(provisioning_enabled=True, allow_user_removal=True)
 WRITES = ("create", "delete")
@@ -462,31 +461,14 @@ def test_offboarding_while_another_process_revokes_a_role_never_reports_a_half_r
     other_role = next(r["roleId"] for r in _global_rows(sim, user) if r["roleId"] != standard)
     role_name = next(r["name"] for r in sim.state.roles() if r["id"] == other_role)
     sim.set_latency(latency)
-    context = multiprocessing.get_context("spawn")
-    out = context.Queue()
-    connection = {
-        "base_url": sim.base_url,
-        "account_id": sim.account_id,
-        "email": sim.email,
-        "api_token": sim.token,
-    }
-    start_at = time.time() + 3.0
     records = [
         {"action": OFFBOARD_USER, "user_id": user, "reason": "race"},
         {"action": REVOKE_ROLE, "user_id": user, "role": role_name},
     ]
-    children = [
-        context.Process(target=_run_in_child, args=(connection, record, start_at, out)) for record in records
-    ]
-    for child in children:
-        child.start()
     results = {
         action: (outcome, error, grants)
-        for action, outcome, error, grants in (out.get(timeout=90) for _ in children)
+        for action, outcome, error, grants in race_in_processes(sim, _run_in_child, records, timeout=90)
     }
-    for child in children:
-        child.join(timeout=30)
-        assert child.exitcode == 0
     time.sleep(max(0.5, latency * 4))  # nothing still in flight
 
     outcome, error, _grants = results[OFFBOARD_USER]

@@ -10,7 +10,6 @@ loopback, with latency so that both read before either writes, and is repeated.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import time
 from typing import Any
 
@@ -28,13 +27,16 @@ from airflow_provider_boomi.access.changes import (
 from airflow_provider_boomi.access.provisioning import Provisioner, ProvisioningOptions
 from airflow_provider_boomi.client import BoomiClient, ClientConfig
 from airflow_provider_boomi.testing.simulator import BoomiSimulator, FaultRule
-from tests.helpers import make_client
+from tests.helpers import make_client, race_in_processes
 
 LATENCIES = (0.0, 0.05, 0.1, 0.2)
 
 
-def _revoke_in_child(connection: dict[str, Any], user_id: str, role: str, start_at: float, out: Any) -> None:
+def _revoke_in_child(
+    connection: dict[str, Any], user_and_role: tuple[str, str], start_at: float, out: Any
+) -> None:
     """One provisioning run: wait for the common start, revoke, report the outcome."""
+    user_id, role = user_and_role
     config = ClientConfig(requests_per_second=1000.0, max_retries=2, timeout=10.0, **connection)
     with BoomiClient(config) as client:
         provisioner = Provisioner(client, ProvisioningOptions(provisioning_enabled=True))
@@ -47,26 +49,7 @@ def _revoke_in_child(connection: dict[str, Any], user_id: str, role: str, start_
 
 def _race(sim: BoomiSimulator, user_id: str, roles: tuple[str, str]) -> list[tuple[str, str, str | None]]:
     """Revoke ``roles`` from ``user_id`` in two processes started at the same moment."""
-    context = multiprocessing.get_context("spawn")
-    out = context.Queue()
-    connection = {
-        "base_url": sim.base_url,
-        "account_id": sim.account_id,
-        "email": sim.email,
-        "api_token": sim.token,
-    }
-    start_at = time.time() + 3.0  # both children have imported and read the catalog by then
-    children = [
-        context.Process(target=_revoke_in_child, args=(connection, user_id, role, start_at, out))
-        for role in roles
-    ]
-    for child in children:
-        child.start()
-    results = [out.get(timeout=60) for _ in children]
-    for child in children:
-        child.join(timeout=30)
-        assert child.exitcode == 0
-    return results
+    return race_in_processes(sim, _revoke_in_child, [(user_id, role) for role in roles])
 
 
 def _roles_of(sim: BoomiSimulator, user_id: str) -> set[str]:
@@ -199,25 +182,7 @@ def _batch_in_child(
 
 
 def _race_batches(sim: BoomiSimulator, *batches: list[dict[str, Any]]) -> list[list[tuple[Any, ...]]]:
-    context = multiprocessing.get_context("spawn")
-    out = context.Queue()
-    connection = {
-        "base_url": sim.base_url,
-        "account_id": sim.account_id,
-        "email": sim.email,
-        "api_token": sim.token,
-    }
-    start_at = time.time() + 3.0
-    children = [
-        context.Process(target=_batch_in_child, args=(connection, batch, start_at, out)) for batch in batches
-    ]
-    for child in children:
-        child.start()
-    results = [out.get(timeout=60) for _ in children]
-    for child in children:
-        child.join(timeout=30)
-        assert child.exitcode == 0
-    return results
+    return race_in_processes(sim, _batch_in_child, batches)
 
 
 def _batched_reads_naming(sim: BoomiSimulator, user: str) -> int:
