@@ -1261,6 +1261,24 @@ class Provisioner:
         batching. Every other error is decided by reading the state back (:meth:`_after_error`).
         """
         exact = self.user_id_matching() == "sensitive"
+
+        def read_alone() -> list[AccountUserRole]:
+            return self._user_rows(user_id, exact=exact, kind="safety_reads")
+
+        return self._refused_from(draft, exc, known, read_alone, holds, what, "roles")
+
+    def _refused_from(
+        self,
+        draft: _Draft,
+        exc: BoomiError,
+        known: _K | None,
+        read_alone: Callable[[], Sequence[Any]],
+        holds: Callable[[Sequence[Any]], tuple[bool, str | None]],
+        what: str,
+        whose: str,
+    ) -> ChangeResult:
+        """The rule of :meth:`_refused_write` for either kind of rows (``whose``: the user's
+        "roles", or "roles in the group", for the message)."""
         if (
             known is not None
             and known.batched
@@ -1268,19 +1286,17 @@ class Provisioner:
             and not isinstance(exc, _NO_REREAD)
         ):
             try:
-                now = self._user_rows(user_id, exact=exact, kind="safety_reads")
+                now = read_alone()
             except BoomiError as read_exc:
                 return draft.finish(FAILED, error=f"{exc}; reading the user back failed too ({read_exc})")
             if _row_keys(now) != _row_keys(known.rows):
                 raise _StateChanged(
-                    _Known(tuple(now), batched=False, spelling=known.spelling),
-                    f"Boomi refused the first attempt ({exc.status}): the user's roles had changed since the "
-                    "batched read; decided again from a read of this user alone",
+                    replace(known, rows=tuple(now), batched=False),
+                    f"Boomi refused the first attempt ({exc.status}): the user's {whose} had changed since "
+                    "the batched read; decided again from a read of this user alone",
                 )
             return self._after_error(draft, exc, lambda: holds(now), what)
-        return self._after_error(
-            draft, exc, lambda: holds(self._user_rows(user_id, exact=exact, kind="safety_reads")), what
-        )
+        return self._after_error(draft, exc, lambda: holds(read_alone()), what)
 
     def _group_spelling(self, typed: str) -> str | None:
         """Boomi's spelling of a user seen in this account's group-role rows, or ``None``.
@@ -1706,29 +1722,11 @@ class Provisioner:
         """The outcome of a group-role create or delete that raised: as :meth:`_refused_write`,
         with the user's rows in the group."""
         exact = self.user_id_matching() == "sensitive"
-        if (
-            in_group is not None
-            and in_group.batched
-            and isinstance(exc, _DEFINITE)
-            and not isinstance(exc, _NO_REREAD)
-        ):
-            try:
-                now = self._group_rows(group_id, user_id, exact=exact, kind="safety_reads")
-            except BoomiError as read_exc:
-                return draft.finish(FAILED, error=f"{exc}; reading the user back failed too ({read_exc})")
-            if _row_keys(now) != _row_keys(in_group.rows):
-                raise _StateChanged(
-                    replace(in_group, rows=tuple(now), batched=False),
-                    f"Boomi refused the first attempt ({exc.status}): the user's roles in the group had "
-                    "changed since the batched read; decided again from a read of this user alone",
-                )
-            return self._after_error(draft, exc, lambda: holds(now), what)
-        return self._after_error(
-            draft,
-            exc,
-            lambda: holds(self._group_rows(group_id, user_id, exact=exact, kind="safety_reads")),
-            what,
-        )
+
+        def read_alone() -> list[AccountGroupUserRole]:
+            return self._group_rows(group_id, user_id, exact=exact, kind="safety_reads")
+
+        return self._refused_from(draft, exc, in_group, read_alone, holds, what, "roles in the group")
 
     # --- offboarding ------------------------------------------------------------------------------
 
